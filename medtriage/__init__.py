@@ -1,0 +1,1 @@
+"""Shared settings for the medtriage packages (agents, finetune, knowledge, ui)."""
