@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from agents.answerer import DEFAULT_MAX_TOKENS
 from agents.events import AnswerDelta, AnyEvent, FinalEvent, LanguageEvent, RetrievalEvent, TriageEvent
-from agents.llm import adapter_fingerprint, make_model_client, open_llm_cache, served_models
+from agents.llm import adapter_fingerprint, make_model_client, open_llm_cache, served_models, with_cache
 from agents.messages import (
     DraftAnswer,
     FinalAnswer,
@@ -173,21 +173,24 @@ class TriageAssistant:
             return self._retriever
 
     def model_client(self) -> tuple[ChatCompletionClient | None, str | None]:
-        """A fresh model client for one turn (bound to the running event loop), or None and the reason."""
+        """A fresh model client for one turn (bound to the running event loop), behind the cache when it is on;
+        or None and the reason no model can answer."""
         if self._client_factory is not None:
-            return self._client_factory(), None
-        if self.base_url is None:
+            client = self._client_factory()
+        elif self.base_url is None:
             return None, self.model_error or "no model server"
-        if self.model_id is None:
-            try:
-                self.model_id = served_models(self.base_url, api_key=self.settings.api_key)[0]
-            except Exception as exc:
-                return None, f"the language model server at {self.base_url} is not reachable ({type(exc).__name__})"
-        namespace = f"{self.model_id}|{adapter_fingerprint(self._adapter_path)}"
-        client = make_model_client(self.base_url, self.model_id, timeout=self.settings.timeout_s,
-                                   cache=self._cache if self.settings.cache else None, namespace=namespace,
-                                   api_key=self.settings.api_key)
-        return client, None
+        else:
+            if self.model_id is None:
+                try:
+                    self.model_id = served_models(self.base_url, api_key=self.settings.api_key)[0]
+                except Exception as exc:
+                    return None, f"the language model server at {self.base_url} is not reachable " \
+                                 f"({type(exc).__name__})"
+            client = make_model_client(self.base_url, self.model_id, timeout=self.settings.timeout_s,
+                                       api_key=self.settings.api_key)
+        if self._cache is None:
+            return client, None
+        return with_cache(client, self._cache, f"{self.model_id}|{adapter_fingerprint(self._adapter_path)}"), None
 
     def status(self) -> AssistantStatus:
         """Whether the model server answers and the knowledge base opens (may build it on first use)."""

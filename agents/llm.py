@@ -57,16 +57,16 @@ def adapter_fingerprint(adapter: Path | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def make_model_client(base_url: str, model: str, *, timeout: float, cache: diskcache.Cache | None = None,
-                      namespace: str = "", api_key: str = "x") -> ChatCompletionClient:
-    """An ``OpenAIChatCompletionClient`` for ``base_url``/``model`` (no retries: a down server fails fast),
-    wrapped in ``ChatCompletionCache`` when ``cache`` is given."""
-    client = OpenAIChatCompletionClient(model=model, base_url=base_url, api_key=api_key, model_info=MODEL_INFO,
-                                        timeout=timeout, max_retries=0)
-    if cache is None:
-        return client
+def make_model_client(base_url: str, model: str, *, timeout: float, api_key: str = "x") -> ChatCompletionClient:
+    """An ``OpenAIChatCompletionClient`` for ``base_url``/``model``; no retries, so a down server fails fast."""
+    return OpenAIChatCompletionClient(model=model, base_url=base_url, api_key=api_key, model_info=MODEL_INFO,
+                                      timeout=timeout, max_retries=0)
+
+
+def with_cache(client: ChatCompletionClient, cache: diskcache.Cache, namespace: str) -> ChatCompletionClient:
+    """``client`` behind ``ChatCompletionCache`` on ``cache`` (keys prefixed with ``namespace``)."""
     store: CacheStore[Any] = DiskCacheStore(cache)
-    return ChatCompletionCache(client, NamespacedStore(store, namespace or model))
+    return ChatCompletionCache(client, NamespacedStore(store, namespace))
 
 
 def served_models(base_url: str, timeout: float = 3.0, api_key: str = "x") -> list[str]:

@@ -231,14 +231,15 @@ class Verifier:
             body = NO_ANSWER[language]
             if retrieval.error:
                 notes.append(NOTES["knowledge_error"][language])
+        elif draft.error:
+            fallback_reason = draft.error
+            notes.append(NOTES["model_error"][language].format(error=draft.error))
+            body = self.templated(request.question, sources, language)
         else:
             verdicts, kept = self.judge(draft.text, request.question, sources, triage.level, language)
             counted = [v for v in verdicts if v.verdict != "duplicate"]
             supported = sum(v.verdict == "supported" for v in counted)
-            if draft.error:
-                fallback_reason = draft.error
-                notes.append(NOTES["model_error"][language].format(error=draft.error))
-            elif not supported or supported / len(counted) < self.min_supported_share:
+            if not supported or supported / len(counted) < self.min_supported_share:
                 fallback_reason = f"{supported} of {len(counted)} draft sentences supported"
                 notes.append(NOTES["unverified"][language])
             elif supported < len(counted):
@@ -250,7 +251,7 @@ class Verifier:
             lines.append(EMERGENCY_LINE[language])
         if self_harm(triage, sources):
             lines.append(CRISIS_LINE[language])
-        if triage.level != "emergency" and not request.empty:
+        if not request.empty:
             lines.append(LEVEL_LINE[language].format(label=triage.level_label, action=triage.action).strip())
         text = "\n".join(part for part in ["\n".join(lines), body, "\n".join(notes), DISCLAIMER[language]] if part)
         return FinalAnswer(
