@@ -17,6 +17,7 @@ from ui.backend import Backend, NotReady
 from ui.i18n import t, ui_language
 
 MAX_MESSAGE_CHARS = 4000
+TIMING_KEYS = ("first_token", "total")  # FinalEvent.timings entries that are not agents
 
 
 @dataclass
@@ -27,7 +28,13 @@ class ChatSession:
     messages: list[dict[str, str]] = field(default_factory=list)  # what the Chatbot shows
     conversation: Any = None  # agents.assistant Conversation, created on the first question
     pending: str | None = None  # the accepted question waiting for ``stream``
+    answering: bool = False
     transcript_path: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        """A question is waiting for or receiving its answer."""
+        return self.pending is not None or self.answering
 
 
 @dataclass
@@ -53,8 +60,9 @@ class TurnView:
 
     def html(self) -> tuple[str, str, str, str, str]:
         """Banner, badge, sources, trace and notice HTML."""
+        done = self.final is not None
         return (render.banner(self.triage, self.lang), render.badge(self.triage, self.lang),
-                render.sources(self.retrieval, self.lang), render.trace(self.stages, self.lang),
+                render.sources(self.retrieval, self.lang), render.trace(self.stages, self.lang, done),
                 render.notice(" ".join(self.notices)))
 
     def apply(self, event: Any) -> bool:
@@ -92,7 +100,7 @@ class TurnView:
         seen = {stage.agent for stage in self.stages}
         answer = self.final
         for agent, ms in timings.items():
-            if agent in seen or agent == "total":
+            if agent in seen or agent in TIMING_KEYS:
                 continue
             if agent == "verifier":
                 supported = sum(v.verdict == "supported" for v in answer.verdicts)
@@ -100,7 +108,8 @@ class TurnView:
             elif answer.fallback:
                 summary = t("tr_fallback", self.lang, reason=answer.fallback_reason or "")
             else:
-                summary = t("tr_answer", self.lang, words=len(self.draft.split()), model=answer.model_id or "?")
+                summary = t("tr_answer", self.lang, words=len(self.draft.split()), model=answer.model_id or "?",
+                            first=timings.get("first_token", 0.0) / 1000)
             self.stages.append(render.Stage(agent, summary, ms / 1000))
         if "total" in timings:
             self.stages.append(render.Stage(t("total", self.lang), "", timings["total"] / 1000))
@@ -120,11 +129,12 @@ def accept(session: ChatSession, message: str, choice: str) -> str:
     """Take the user's message into the session; return a notice ("" if accepted). ``choice``: auto/en/ko."""
     text = (message or "").strip()
     session.lang = ui_language(choice, detect_language(text) if text else None, session.lang)
-    problem = check_message(text, session.lang)
-    session.pending = None if problem else text
-    if not problem:
-        session.messages.append({"role": "user", "content": text})
-    return problem
+    problem = t("busy", session.lang) if session.busy else check_message(text, session.lang)
+    if problem:
+        return problem
+    session.pending = text
+    session.messages.append({"role": "user", "content": text})
+    return ""
 
 
 async def stream(backend: Backend, session: ChatSession) -> AsyncIterator[TurnView]:
@@ -134,6 +144,7 @@ async def stream(backend: Backend, session: ChatSession) -> AsyncIterator[TurnVi
         return
     view = TurnView(session.lang)
     session.messages.append({"role": "assistant", "content": ""})
+    session.answering = True
     try:
         if session.conversation is None:
             session.conversation = backend.conversation()
@@ -145,6 +156,8 @@ async def stream(backend: Backend, session: ChatSession) -> AsyncIterator[TurnVi
         view.error = t("not_ready", view.lang, state=str(exc))
     except Exception as exc:  # noqa: BLE001  (any failure becomes a message; the app keeps working)
         view.error = t("backend_error", view.lang, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        session.answering = False
     if view.final is None and not view.error:
         view.error = t("backend_error", view.lang, error="no final answer")
     if view.final is not None and view.final.transcript_path:

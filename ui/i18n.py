@@ -50,12 +50,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "tr_language": {"en": "detected {language}, answering in {answer}", "ko": "{language} 감지, {answer}로 답변"},
     "tr_sources": {"en": "{n} passages, best score {best:.2f}", "ko": "문단 {n}개, 최고 점수 {best:.2f}"},
     "tr_triage": {"en": "{label}, {flags} red flag(s)", "ko": "{label}, 위험 신호 {flags}개"},
-    "tr_answer": {"en": "drafted {words} words with {model}", "ko": "{model}로 {words}단어 초안 작성"},
+    "tr_answer": {
+        "en": "drafted {words} words with {model} (first token after {first:.1f} s)",
+        "ko": "{model}로 {words}단어 초안 작성 (첫 토큰 {first:.1f}초)",
+    },
     "tr_fallback": {"en": "templated answer ({reason})", "ko": "템플릿 답변 사용 ({reason})"},
     "tr_verify": {"en": "{ok} of {total} sentences supported", "ko": "문장 {total}개 중 {ok}개 근거 확인"},
     "did": {"en": "What it did", "ko": "한 일"},
     "seconds": {"en": "Seconds", "ko": "초"},
     "empty_message": {"en": "Please type a message first.", "ko": "먼저 메시지를 입력해 주세요."},
+    "busy": {
+        "en": "Please wait for the answer to your previous message.",
+        "ko": "이전 메시지에 대한 답변이 끝날 때까지 기다려 주세요.",
+    },
     "too_long": {
         "en": "Your message has {n:,} characters; the limit is {limit:,}. Please shorten it to the main symptoms.",
         "ko": "메시지가 {n:,}자입니다. 최대 {limit:,}자까지 보낼 수 있으니 주요 증상 위주로 줄여 주세요.",

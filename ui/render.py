@@ -101,14 +101,16 @@ def sources(retrieval: Any | None, lang: str) -> str:
     return "".join(items)
 
 
-def trace(stages: list[Stage], lang: str) -> str:
-    """A table of the agents in the order they reported: what each did and how long it took."""
+def trace(stages: list[Stage], lang: str, done: bool = False) -> str:
+    """A table of the agents in the order they reported: what each did and how long it took.
+    ``done``: the turn has its final answer (``data-done`` on the table)."""
     if not stages:
         return muted(t("no_trace", lang))
     head = "".join(f"<th>{escape(t(key, lang))}</th>" for key in ("agent", "did", "seconds"))
     rows = "".join(f'<tr data-agent="{escape(s.agent)}"><td>{escape(s.agent)}</td><td>{escape(s.summary)}</td>'
                    f"<td>{s.seconds:.2f}</td></tr>" for s in stages)
-    return f'<table class="mt-trace"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    marker = ' data-done="1"' if done else ""
+    return f'<table class="mt-trace"{marker}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
 def _line(css: str, name: str, text: str) -> str:
