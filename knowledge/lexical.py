@@ -29,11 +29,12 @@ class LexicalIndex:
         self._vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True, preprocessor=normalize, dtype=np.float32
         )
-        self._matrix = self._vectorizer.fit_transform(texts) if any(t.strip() for t in texts) else None
+        # column-major: a query touches few n-gram columns, so scoring is one small slice and a product
+        self._matrix = self._vectorizer.fit_transform(texts).tocsc() if any(t.strip() for t in texts) else None
 
     def scores(self, query: str) -> np.ndarray:
         """(size,) float32 similarities of ``query`` to each text (zeros when nothing is indexed)."""
         if self._matrix is None:
             return np.zeros(self.size, dtype=np.float32)
         query_vector = self._vectorizer.transform([query])
-        return np.asarray((self._matrix @ query_vector.T).todense(), dtype=np.float32).ravel()
+        return np.asarray(self._matrix[:, query_vector.indices] @ query_vector.data, dtype=np.float32)

@@ -11,9 +11,10 @@ How a query is answered:
 2. Chunks vote for their topic (best chunk + ``SECOND_CHUNK_WEIGHT`` x second best). Topics hold both
    languages, so a Korean query that matches the Korean text of a topic also ranks its English text:
    ``language="en"`` returns English passages of the topics found through either language.
-3. Passages of the best topics that pass the language/section filters are returned (at most
-   ``max_per_topic`` per topic). ``no_answer`` is set when the best chunk score is below the threshold
-   calibrated on knowledge/eval/queries.jsonl (knowledge/calibration.json, see ``python -m knowledge.evaluate``).
+3. Passages of the best topics that pass the language/section filters are returned: up to
+   ``top_topic_passages`` from the best topic, one from each next topic. ``no_answer`` is set when the best
+   chunk score is below the threshold calibrated on knowledge/eval/queries.jsonl (knowledge/calibration.json,
+   see ``python -m knowledge.evaluate``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ LEXICAL_WEIGHT = 0.25
 SECOND_CHUNK_WEIGHT = 0.5
 DENSE_POOL = 100
 LEXICAL_POOL = 100
-MAX_PER_TOPIC = 2
+TOP_TOPIC_PASSAGES = 2
 MAX_TOPICS_PER_K = 3  # with filters, look for passages in at most 3k topics
 MAX_QUERY_TOKENS = 256  # ~0.3 s of e5 on one core; longer queries are cut with a notice
 _PAGE = 5000
@@ -125,64 +126,69 @@ def ensure_default_collection(path: Path | None = None, host: str | None = None,
 
 
 class _Catalog:
-    """Ids, texts and metadata of every chunk, with the lexical index over them."""
+    """Ids, texts, metadata and embeddings of every chunk, with the lexical index over them (in memory:
+    ~2 KB per chunk)."""
 
     def __init__(self, store: KnowledgeStore) -> None:
         self.ids: list[str] = []
         self.documents: list[str] = []
         self.metadatas: list[dict[str, Any]] = []
+        vectors = []
         for offset in range(0, store.count(), _PAGE):
-            page = store.collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            page = store.collection.get(include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset)
             self.ids += page["ids"]
             self.documents += page["documents"] or []
             self.metadatas += page["metadatas"] or []
+            vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
+        self.embeddings = np.concatenate(vectors) if vectors else np.empty((0, 0), dtype=np.float32)
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
-        self.topic_rows: dict[str, list[int]] = defaultdict(list)
+        self.topic_rows: dict[str, np.ndarray] = {}
+        grouped: dict[str, list[int]] = defaultdict(list)
         for i, metadata in enumerate(self.metadatas):
-            self.topic_rows[metadata["topic_id"]].append(i)
+            grouped[metadata["topic_id"]].append(i)
+        self.topic_rows = {topic: np.array(rows) for topic, rows in grouped.items()}
         texts = [f"{m.get('title', '')} {d}" for m, d in zip(self.metadatas, self.documents, strict=True)]
         self.lexical = LexicalIndex(texts)
 
 
 class Retriever:
-    """Hybrid search over one knowledge collection (the default store, built on first use, unless given)."""
+    """Hybrid search over one knowledge collection (the default store, built on first use, unless given).
+
+    ``top_topic_passages``: how many passages the best topic may contribute (every other topic gives one),
+    so ``k=5`` returns the best topic's two most relevant sections plus three alternatives.
+    """
 
     def __init__(self, store: KnowledgeStore | None = None, *, threshold: float | None = None,
-                 lexical_weight: float = LEXICAL_WEIGHT, max_per_topic: int = MAX_PER_TOPIC,
+                 lexical_weight: float = LEXICAL_WEIGHT, top_topic_passages: int = TOP_TOPIC_PASSAGES,
                  path: Path | None = None, host: str | None = None, port: int | None = None,
                  collection: str = DEFAULT_COLLECTION) -> None:
         self.store = store or ensure_default_collection(path, host, port, collection)
         calibration = load_calibration()
         self.threshold = threshold if threshold is not None else calibration.get("threshold", DEFAULT_THRESHOLD)
         self.lexical_weight = lexical_weight
-        self.max_per_topic = max_per_topic
+        self.top_topic_passages = top_topic_passages
         self._catalog: _Catalog | None = None
         self._lock = threading.Lock()
+        self._embed = lru_cache(maxsize=256)(lambda text: embed_queries([text])[0])
 
     def refresh(self) -> None:
-        """Reload the chunk catalog and lexical index (done automatically when the chunk count changes)."""
+        """Reload the chunk catalog and lexical index. Done automatically on first use and when the store
+        returns chunks the catalog does not know (added by an ingestion since)."""
         with self._lock:
             self._catalog = _Catalog(self.store)
 
     def _current_catalog(self) -> _Catalog:
-        catalog = self._catalog
-        if catalog is None or len(catalog.ids) != self.store.count():
+        if self._catalog is None:
             self.refresh()
-            catalog = self._catalog
-        assert catalog is not None
-        return catalog
+        assert self._catalog is not None
+        return self._catalog
 
-    def _dense(self, vector: np.ndarray, size: int) -> dict[str, float]:
-        """Cosine similarity of the nearest chunks (Chroma HNSW)."""
-        hits = self.store.collection.query(query_embeddings=[vector], n_results=min(DENSE_POOL, size),
-                                           include=["distances"])
-        return {i: 1.0 - d for i, d in zip(hits["ids"][0], hits["distances"][0], strict=True)}
+    def topic_ids(self) -> set[str]:
+        """Topics present in the collection."""
+        return set(self._current_catalog().topic_rows)
 
-    def _exact_dense(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
-        """Cosine similarity of specific chunks (their stored embeddings)."""
-        got = self.store.collection.get(ids=list(ids), include=["embeddings"])
-        cosines = np.asarray(got["embeddings"], dtype=np.float32) @ vector
-        return dict(zip(got["ids"], cosines.tolist(), strict=True))
+    def chunk_count(self) -> int:
+        return len(self._current_catalog().ids)
 
     def search(self, query: str, k: int = 5, language: str | None = None, section: str | None = None
                ) -> RetrievalResult:
@@ -197,73 +203,65 @@ class Retriever:
         if k < 1:
             raise QueryError("k must be at least 1")
         text, notices = prepare_query(query)
-        vector = embed_queries([text])[0]
+        vector = self._embed(text)
         try:
-            return self._search(text, vector, k, language, section, notices)
+            catalog = self._current_catalog()
+            if not catalog.ids:
+                return RetrievalResult([], True, 0.0, [*notices, "the knowledge collection is empty"])
+            hits = self.store.collection.query(query_embeddings=[vector], n_results=min(DENSE_POOL, len(catalog.ids)),
+                                               include=[])["ids"][0]
+            if any(i not in catalog.row for i in hits):
+                self.refresh()
+                catalog = self._current_catalog()
         except STORE_ERRORS as exc:
             raise StoreError(f"knowledge store unavailable ({exc})") from None
+        return self._rank(catalog, text, vector, hits, k, language, section, notices)
 
-    def _search(self, text: str, vector: np.ndarray, k: int, language: str | None, section: str | None,
-                notices: list[str]) -> RetrievalResult:
-        catalog = self._current_catalog()
-        if not catalog.ids:
-            return RetrievalResult([], True, 0.0, [*notices, "the knowledge collection is empty"])
+    def _rank(self, catalog: _Catalog, text: str, vector: np.ndarray, hits: list[str], k: int,
+              language: str | None, section: str | None, notices: list[str]) -> RetrievalResult:
         lexical = catalog.lexical.scores(text)
-        score = self._candidate_scores(catalog, vector, lexical)
-        by_topic: dict[str, list[int]] = defaultdict(list)  # candidate rows per topic, best first
-        for r in sorted(score, key=score.__getitem__, reverse=True):
-            by_topic[catalog.metadatas[r]["topic_id"]].append(r)
-        topic_score = {
-            t: score[rows[0]] + (SECOND_CHUNK_WEIGHT * score[rows[1]] if len(rows) > 1 else 0.0)
-            for t, rows in by_topic.items()
-        }
-        best = max(score.values())
 
-        def eligible(m: dict[str, Any]) -> bool:
-            return (language is None or m["language"] == language) and (section is None or m["section"] == section)
+        def scores(rows: np.ndarray) -> np.ndarray:
+            return catalog.embeddings[rows] @ vector + self.lexical_weight * lexical[rows]
+
+        pool = np.unique(np.concatenate([[catalog.row[i] for i in hits if i in catalog.row],
+                                         np.argsort(-lexical)[:LEXICAL_POOL]]).astype(int))
+        pool_scores = scores(pool)
+        best_rows: dict[str, list[float]] = defaultdict(list)  # candidate scores per topic, best first
+        for i in np.argsort(-pool_scores):
+            best_rows[catalog.metadatas[pool[i]]["topic_id"]].append(float(pool_scores[i]))
+        topic_score = {t: s[0] + (SECOND_CHUNK_WEIGHT * s[1] if len(s) > 1 else 0.0) for t, s in best_rows.items()}
+        best = float(pool_scores.max())
 
         passages: list[Passage] = []
-        for topic in sorted(topic_score, key=topic_score.__getitem__, reverse=True)[: MAX_TOPICS_PER_K * k]:
-            if len(passages) >= k:
+        for rank, topic in enumerate(sorted(topic_score, key=topic_score.__getitem__, reverse=True)):
+            if len(passages) >= k or rank >= MAX_TOPICS_PER_K * k:
                 break
-            if language or section:  # the topic's filtered chunks may lie outside the candidate pools
-                rows = self._filtered_rows(catalog, topic, eligible, vector, lexical, score, by_topic[topic])
-            else:
-                rows = by_topic[topic]
-            take = min(self.max_per_topic, k - len(passages))
-            passages += [self._passage(catalog, r, score[r]) for r in rows[:take]]
+            quota = min(self.top_topic_passages if rank == 0 else 1, k - len(passages))
+            rows = catalog.topic_rows[topic]
+            row_scores = scores(rows)
+            order = self._order_in_topic(catalog, rows, row_scores, language, section)
+            passages += [self._passage(catalog, int(rows[i]), float(row_scores[i])) for i in order[:quota]]
         return RetrievalResult(passages, best < self.threshold, best, notices)
 
-    def _candidate_scores(self, catalog: _Catalog, vector: np.ndarray, lexical: np.ndarray) -> dict[int, float]:
-        """Hybrid score of the dense and the lexical candidates, by catalog row."""
-        dense = self._dense(vector, len(catalog.ids))
-        floor = min(dense.values())  # stands in for the cosine of lexical candidates outside the dense pool
-        rows = {catalog.row[i] for i in dense if i in catalog.row}
-        rows.update(np.argsort(-lexical)[:LEXICAL_POOL].tolist())
-        return {r: dense.get(catalog.ids[r], floor) + self.lexical_weight * float(lexical[r]) for r in rows}
+    @staticmethod
+    def _order_in_topic(catalog: _Catalog, rows: np.ndarray, row_scores: np.ndarray, language: str | None,
+                        section: str | None) -> list[int]:
+        """Indices into ``rows`` of the chunks passing the filters, best first.
 
-    def _filtered_rows(self, catalog: _Catalog, topic: str, eligible: Any, vector: np.ndarray,
-                       lexical: np.ndarray, score: dict[int, float], matched: list[int]) -> list[int]:
-        """Rows of ``topic`` passing the filters, scored exactly (added to ``score``), best first.
-
-        Sections are parallel across languages, so a row also ranks by how well its section matched in
-        any language (``matched``: the topic's candidate rows): for a Korean query with language="en", the
-        English section whose Korean twin matched comes first, even though English text matches less well.
+        Sections are parallel across languages, so with a language filter a chunk ranks by the best score
+        of its section in either language: for a Korean query with language="en", the English section
+        whose Korean twin matched comes first, although English text matches a Korean query less well.
         """
-        rows = [r for r in catalog.topic_rows[topic] if eligible(catalog.metadatas[r])]
-        missing = [catalog.ids[r] for r in rows if r not in score]
-        if missing:
-            for chunk_id, cosine in self._exact_dense(vector, missing).items():
-                r = catalog.row[chunk_id]
-                score[r] = cosine + self.lexical_weight * float(lexical[r])
-        section_score: dict[str, float] = {}
-        for r in matched:  # best first, so the first score seen per section is its best
-            section_score.setdefault(catalog.metadatas[r]["section"], score[r])
-
-        def key(r: int) -> tuple[float, float]:
-            return max(section_score.get(catalog.metadatas[r]["section"], score[r]), score[r]), score[r]
-
-        return sorted((r for r in rows if r in score), key=key, reverse=True)
+        metadatas = [catalog.metadatas[r] for r in rows]
+        keep = [i for i, m in enumerate(metadatas)
+                if (language is None or m["language"] == language) and (section is None or m["section"] == section)]
+        if language is None:
+            return sorted(keep, key=lambda i: row_scores[i], reverse=True)
+        section_best: dict[str, float] = {}
+        for i, m in enumerate(metadatas):
+            section_best[m["section"]] = max(section_best.get(m["section"], -1.0), float(row_scores[i]))
+        return sorted(keep, key=lambda i: (section_best[metadatas[i]["section"]], row_scores[i]), reverse=True)
 
     @staticmethod
     def _passage(catalog: _Catalog, row: int, score: float) -> Passage:
