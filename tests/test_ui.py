@@ -85,6 +85,8 @@ def test_accept_rejects_empty_and_oversized_messages_in_the_users_language() -> 
     assert session.pending is None and session.messages == []
     assert chat.accept(session, "I have a headache", "auto") == "" and session.lang == "en"
     assert session.pending == "I have a headache" and session.messages[-1]["role"] == "user"
+    assert chat.accept(session, "and a fever", "auto") == t("busy", "en")  # one question at a time
+    assert len(session.messages) == 1
 
 
 def test_stream_shows_no_answer_text_before_the_triage_and_ends_verified(tmp_path: Path) -> None:

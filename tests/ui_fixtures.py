@@ -47,7 +47,7 @@ class FakeConversation:
             fallback=False, fallback_reason=None, model_id="fake", transcript_path=self.transcript_path)
         yield _event("final", "verifier", 3.0, answer=answer,
                      timings={"translator": 1.0, "retriever": 20.0, "triage": 2.0, "answerer": 50.0,
-                              "verifier": 3.0, "total": 76.0})
+                              "verifier": 3.0, "first_token": 30.0, "total": 76.0})
 
 
 class FakeAssistant:
