@@ -136,8 +136,8 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
         timer = gr.Timer(2.0)
 
         # -- settings and status ---------------------------------------------------------------------------
-        def status_html(state: chat.ChatSession) -> str:
-            return render.status(backend.phase, backend.error, backend.documents, backend.status(), state.lang)
+        def status_html(state: chat.ChatSession, refresh: bool = False) -> str:
+            return render.status(backend.phase, backend.error, backend.documents, backend.status(refresh), state.lang)
 
         # -- chat ------------------------------------------------------------------------------------------
         def accept(text: str, state: chat.ChatSession, choice: str) -> list[Any]:
@@ -193,7 +193,7 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
                   concurrency_limit=1, concurrency_id="batch")
 
         def tick(state: chat.ChatSession) -> list[Any]:
-            html = status_html(state)
+            html = status_html(state, refresh=True)
             return [html, html, gr.Timer(active=backend.phase not in ("ready", "failed"))]
 
         timer.tick(tick, session, [chat_status, status_panel, timer], api_name=False, show_progress="hidden")
@@ -208,7 +208,7 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
                 backend.apply(Settings(base_url or None, model_id.strip() or None, int(k), bool(use_cache)))
             except Exception as exc:  # noqa: BLE001  (shown to the user; the old settings stay)
                 return [render.notice(t("settings_failed", state.lang, error=str(exc))), status_html(state)]
-            return [render.ok(t("applied", state.lang)), status_html(state)]
+            return [render.ok(t("applied", state.lang)), status_html(state, refresh=True)]
 
         apply.click(apply_settings, [url, model, top_k, cache, session], [settings_notice, status_panel],
                     api_name="apply_settings")

@@ -10,12 +10,14 @@ where it is; ``close()`` stops everything that was started.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DEFAULT_TOP_K = 5
+STATUS_TTL_S = 10.0  # how long a status check is reused (each check asks the model server and Chroma)
 
 
 class NotReady(RuntimeError):
@@ -66,6 +68,7 @@ class Backend:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._status: tuple[float, Any] | None = None  # (when, AssistantStatus) of the current assistant
 
     # -- life cycle ------------------------------------------------------------------------------------------
 
@@ -120,10 +123,15 @@ class Backend:
     def conversation(self) -> Any:
         return self.assistant().conversation()
 
-    def status(self) -> Any | None:
-        """The assistant's ``AssistantStatus``, or None before it is ready."""
-        current = self._current
-        return current.status() if current is not None else None
+    def status(self, refresh: bool = False) -> Any | None:
+        """The assistant's ``AssistantStatus`` (reused for STATUS_TTL_S unless ``refresh``), None before it is
+        ready."""
+        current, cached = self._current, self._status
+        if current is None:
+            return None
+        if refresh or cached is None or time.monotonic() - cached[0] > STATUS_TTL_S:
+            cached = self._status = (time.monotonic(), current.status())
+        return cached[1]
 
     def apply(self, settings: Settings) -> None:
         """Use ``settings`` for new conversations (no base URL: the server the app started with)."""
@@ -134,7 +142,7 @@ class Backend:
         with self._lock:
             if self._current is not None and self._current is not self._owner:
                 self._retired.append(self._current)
-            self._current, self.settings = assistant, settings
+            self._current, self.settings, self._status = assistant, settings, None
 
     @staticmethod
     def run_batch(input_path: Path, output_path: Path, progress: Callable[..., None]) -> None:
