@@ -66,12 +66,11 @@ class PeftLora:
         return max(m.rank for m in self.modules.values())
 
     def digest(self) -> str:
-        """sha256 of the adapter's config and weights (identifies its content, whatever the directory name)."""
-        sha = hashlib.sha256()
-        for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS):
-            with open(self.path / name, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    sha.update(chunk)
+        """sha256 of what the adapter computes: its weights and per-layer scales (not the JSON's key order)."""
+        sha = hashlib.sha256(repr(sorted((m.name, m.scale) for m in self.modules.values())).encode())
+        with open(self.path / ADAPTER_WEIGHTS, "rb") as f:
+            while chunk := f.read(1 << 20):
+                sha.update(chunk)
         return sha.hexdigest()
 
 

@@ -22,9 +22,9 @@ def make_random_adapter(out_dir: str | Path, profile_name: str = DEFAULT_PROFILE
     from transformers import AutoModelForCausalLM
 
     profile = resolve_profile(profile_name)
-    torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(profile.model_source(), dtype=torch.bfloat16,
                                                  trust_remote_code=profile.trust_remote_code)
+    torch.manual_seed(seed)  # after loading: same seed, same adapter (its GGUF conversion is then cached)
     config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(profile.lora_target_modules),
                         lora_dropout=0.0, task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, config)

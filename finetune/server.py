@@ -309,19 +309,28 @@ class ModelServer:
         atexit.register(self.stop)
 
     def _wait_ready(self) -> None:
-        """Poll /v1/models until the served name appears; ServeError if the process dies or time runs out."""
+        """Poll /v1/models until the served name appears, then generate one token (a crash shows up now, not in
+        the first real request); ServeError if the process dies or time runs out."""
         assert self._proc is not None
         timeout = self.startup_timeout or STARTUP_TIMEOUT[self.engine]
         deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=10.0) as client:
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
-                    raise ServeError(f"{self.engine} server exited during start-up (code {self._proc.returncode}): "
-                                     f"{self.failure()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    response = client.get(f"{self.base_url}/models")
-                    if response.status_code == 200 and any(m.get("id") == self.model_id
-                                                            for m in response.json().get("data", [])):
+                    code = self._proc.returncode
+                    how = f"signal {signal.Signals(-code).name}" if code < 0 else f"code {code}"
+                    raise ServeError(f"{self.engine} server exited during start-up ({how}): {self.failure()}")
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    if self._listed(client) and self._generates(client):
                         return
                 time.sleep(0.25)
         raise ServeError(f"{self.engine} server did not answer within {timeout:.0f} s: {self.failure()}")
+
+    def _listed(self, client: httpx.Client) -> bool:
+        response = client.get(f"{self.base_url}/models")
+        return response.status_code == 200 and any(m.get("id") == self.model_id for m in response.json()["data"])
+
+    def _generates(self, client: httpx.Client) -> bool:
+        response = client.post(f"{self.base_url}/completions", timeout=60.0,
+                               json={"model": self.model_id, "prompt": "Hello", "max_tokens": 1, "temperature": 0})
+        return response.status_code == 200

@@ -9,6 +9,7 @@ Model-server fixtures are session-scoped: each server starts once per test run a
 * ``random_lora_adapter``: a peft adapter with random non-zero lora_B for the embedded model.
 * ``server_processes``: a function ``port -> pids`` of the processes whose command line holds ``--port PORT``
   (to check that a server left nothing running).
+* ``write_adapter``: a function writing a small synthetic peft-format LoRA adapter (for validation tests).
 
 Use ``server.base_url`` and ``server.model_id`` with any OpenAI-compatible client.
 """
@@ -20,9 +21,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import json  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402  (imports below must see the settings above)
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from finetune.server import ModelServer, ServeError, find_vllm  # noqa: E402
@@ -93,3 +96,27 @@ def server_processes() -> Callable[[int], list[int]]:
         return pids
 
     return find
+
+
+@pytest.fixture(scope="session")
+def write_adapter() -> Callable[..., Path]:
+    """Return ``write(path, shapes, rank=4, **config) -> path``: a peft-format LoRA adapter with constant weights.
+
+    ``shapes`` maps module names (model.layers.0.self_attn.q_proj) to the (out, in) shape of the adapted weight;
+    ``config`` entries override adapter_config.json (default base model: google/gemma-3-270m, alpha 2 * rank).
+    """
+    from safetensors.numpy import save_file
+
+    def write(path: Path, shapes: dict[str, tuple[int, int]], rank: int = 4, **config: object) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        tensors = {}
+        for module, (out_features, in_features) in shapes.items():
+            tensors[f"base_model.model.{module}.lora_A.weight"] = np.ones((rank, in_features), np.float32)
+            tensors[f"base_model.model.{module}.lora_B.weight"] = np.ones((out_features, rank), np.float32)
+        save_file(tensors, str(path / "adapter_model.safetensors"))
+        settings = {"peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank,
+                    "base_model_name_or_path": "google/gemma-3-270m", **config}
+        (path / "adapter_config.json").write_text(json.dumps(settings))
+        return path
+
+    return write
