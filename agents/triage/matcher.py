@@ -1,0 +1,291 @@
+"""Find clinical concepts (symptoms, risk factors) in Korean or English text, negation- and history-aware.
+
+A concept is a set of regular expressions per language (see ``data/red_flags.yaml``). Pattern syntax on top of
+Python regex:
+
+- English patterns are wrapped in letter boundaries, so ``pain`` does not match inside "painting".
+- In Korean patterns a space means "optional whitespace" (spacing varies: "숨이 안 쉬어져요" / "숨이안쉬어져요").
+- ``{p}``: an optional Korean particle (이/가/은/는/을/를/도/에/...).
+- ``{name}``: a macro from the lexicon's ``macros`` table for that language (e.g. ``{pain}`` -> 아프|아파|통증...).
+- ``{gap}``: a short filler (up to 3 English words or 10 Korean characters). Negation cues inside a filler count
+  ("가슴은 안 아파요" matches ``가슴{p} {gap}아파`` but is negated), cues in the literal pattern do not
+  ("숨이 안 쉬어져요" is a symptom, not a negation).
+
+A mention is *negated* when a cue governs it: English cues before it ("no", "denies", "without", "don't have")
+within its clause, or after it ("chest pain: none"); Korean cues after it in the same clause ("통증은 없어요",
+"차지는 않아요", "열 없이") or just before it ("전혀", "안"). A mention is *historical* when the clause says it
+happened long ago ("history of", "years ago", "예전에", "작년에", "~한 적이 있어요"); concepts marked
+``acute`` ignore historical mentions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+KO_PARTICLE = r"(?:이|가|은|는|을|를|도|에|에서|의|이랑|랑|하고|과|와|만|까지|부터|께서|이가)?"
+EN_GAP = r"(?:[\w'/-]+\s+){{0,3}}?"
+KO_GAP = r"[^.!?\n]{{0,10}}?"
+
+# ---- English scope ---------------------------------------------------------------------------------------------
+EN_BOUNDARY = re.compile(r"[.;:!?\n]|\b(?:but|however|although|though|except|whereas|while)\b")
+EN_NEG_CUE = re.compile(
+    r"\b(?:no|not|nor|never|none|denies|denied|deny|denying|without|negative for|free of|absence of|absent|"
+    r"(?:do|does|did|have|has|had|is|are|was|were)(?:n't|nt| not))\b"
+)
+# Phrases that look like negations but report a problem ("not getting better", "can't stop bleeding").
+EN_PSEUDO_NEG = re.compile(
+    r"\b(?:not only|not sure|not certain|not able|unable|no longer|not improving|not getting better|no better|"
+    r"not better|no improvement|no relief|not helping|not working|(?:do|does|did|will|wo|can|could)(?:n't|nt| not)"
+    r" (?:stop|go away|help|work|improve|settle|ease|get better))\b"
+)
+# Between the cue and the mention, these end the cue's scope ("no fever, now has crushing chest pain").
+EN_SCOPE_END = re.compile(
+    r"\b(?:which|who|now|then|since|also|still|plus|presents?|presented|reports?|reported|complains?|"
+    r"complained|started|starts|began|begins|developed|noticed|woke|today|tonight|suddenly|yesterday)\b|"
+    r"(?:\band\b|,)\s*(?:i|he|she|they|it)?\s*(?:is|are|was|were|has|have|had|having|got|gets|feels?|felt|"
+    r"'s|'m)\b"
+)
+EN_SEVERE_WORDS = re.compile(
+    r"\b(?:severe|sudden|suddenly|crushing|worst|bad|terrible|heavy|sharp|tearing|intense|extreme|new|very|"
+    r"really|awful|excruciating|constant)\b"
+)
+EN_AUXILIARY_LEAD = re.compile(
+    r"^(?:(?:been|had|have|having|got|experienced|experiencing|noticed|felt|feel|feeling|any|a|an|the|much|"
+    r"significant|really|real|other|complain of|complained of|report|reported|show|showing|signs? of)\s+)+"
+)
+EN_POST_NEG = re.compile(
+    r"^\W{0,3}(?:none|no|absent|denied|negative)\b|^\s*(?:is|was|are|were|has been|have been)\s+"
+    r"(?:absent|denied|negative|not present)\b"
+)
+EN_HISTORY_PRE = re.compile(
+    r"\b(?:history of|h/o|hx of|family history|previous|prior|past|years ago|as a child|used to|had an? .{0,20}"
+    r"years ago)\b"
+)
+EN_HISTORY_POST = re.compile(r"^[^.;!?]{0,40}?\b(?:years? ago|as a (?:child|kid)|in the past|last year|in \d{4})\b")
+EN_PRE_WORDS = 7
+
+# ---- Korean scope ----------------------------------------------------------------------------------------------
+KO_BOUNDARY = re.compile(r"[.!?;\n]")
+KO_NEG_CUE = re.compile(r"않|없|아니|아녜|아닌|괜찮|전혀|(?:^|\s)안(?:\s|$)|별로|하나도|못\s*느|못\s*봤")
+KO_PRE_NEG = re.compile(r"(?:전혀|별로|하나도|안|한\s*번도|한번도)\s*$")
+KO_GAP_NEG = re.compile(r"(?:^|\s)(?:안|전혀|별로|하나도)(?:\s|$)|않|없|아니")
+# Phrases that contain a negation cue but report a problem ("열이 안 떨어져요", "숨을 쉴 수 없어요", "멈추지 않아요").
+KO_PSEUDO_NEG = re.compile(
+    r"(?:안|못)\s*(?:떨어|내려|멈|그치|나아|낫|없어지|가라앉|돌아오|돌아와|좋아|들어|돼|되|쉬어|쉬|움직|일어나|깨|먹|마시|"
+    r"잡히|보여|보이|들려|참|서|걷|펴|구부|삼키|나와|나오)|"
+    r"(?:지|질|아지|어지|워지|해지)\s*(?:않|못)|(?:수|수가|수도)\s*(?:없|업)|참을\s*수|견딜\s*수|"
+    r"효과(?:가|도|는)?\s*없|소용(?:이|도)?\s*없|차도(?:가|도)?\s*없|(?:정신|의식|기운|힘|감각|대답|반응)(?:이|도|은)?\s*없|"
+    r"어쩔\s*줄|끊임없|쉴\s*새\s*없|정신없"
+)
+# A word ending like this closes its clause: the next word is outside the mention's scope.
+KO_CLAUSE_END = re.compile(
+    r"(?:고|며|서|지만|는데|은데|ㄴ데|니까|면서|다가|거나|요|다|죠|네|음|함|고요|는데요|어서|아서|해서|더니|자)$"
+)
+KO_HISTORY_PRE = re.compile(
+    r"예전에|과거에|작년에|재작년|몇\s*년\s*전|\d+\s*년\s*전|어릴\s*때|어렸을\s*때|옛날에|가족력"
+)
+KO_HISTORY_POST = re.compile(r"^\S*\s*(?:\S+\s+)?적(?:이|은|도)?\s*있")
+KO_POST_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One match of a concept pattern in the normalised text."""
+
+    concept: str
+    start: int
+    end: int
+    text: str
+    negated: bool
+    historical: bool
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, straight apostrophes, single spaces (matching and the model see the same text)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    return re.sub(r"[ \t\r\f\v]+", " ", text).strip()
+
+
+def expand_pattern(pattern: str, language: str, macros: dict[str, str] | None = None) -> str:
+    """Expand the pattern macros ({p}, {gap}, {name}, Korean optional spaces, English letter boundaries)."""
+    for name, value in (macros or {}).items():
+        pattern = pattern.replace("{" + name + "}", value)
+    if language == "ko":
+        pattern = pattern.replace(" ", r"\s*").replace("{p}", KO_PARTICLE)
+        return re.sub(r"\{gap\}", lambda _: f"(?P<gap{next(_GAP_IDS)}>{KO_GAP.format()})", pattern)
+    pattern = pattern.replace(" ", r"\s+")
+    pattern = re.sub(r"\{gap\}", lambda _: f"(?P<gap{next(_GAP_IDS)}>{EN_GAP.format()})", pattern)
+    return rf"(?<![a-z])(?:{pattern})(?![a-z])"
+
+
+_GAP_IDS = itertools.count()  # {gap} group names must be unique within one alternation
+
+
+def compile_patterns(patterns: list[str], language: str, macros: dict[str, str] | None = None) -> re.Pattern[str]:
+    """One alternation of all of a concept's patterns in one language (one regex scan per concept)."""
+    return re.compile("|".join(f"(?:{expand_pattern(p, language, macros)})" for p in patterns))
+
+
+def _gaps(match: re.Match[str]) -> list[str]:
+    return [value for name, value in match.groupdict().items() if name.startswith("gap") and value]
+
+
+def _english_negated(text: str, match: re.Match[str]) -> bool:
+    before = text[: match.start()]
+    cut = max((m.end() for m in EN_BOUNDARY.finditer(before)), default=0)
+    window = " ".join(before[cut:].split()[-EN_PRE_WORDS:])
+    window = EN_PSEUDO_NEG.sub(" ", window)
+    cues = list(EN_NEG_CUE.finditer(window))
+    if cues:
+        between = window[cues[-1].end() :].strip()
+        between = EN_AUXILIARY_LEAD.sub("", between)
+        scope_ended = bool(EN_SCOPE_END.search(between))
+        if "," in between and EN_SEVERE_WORDS.search(between.rsplit(",", 1)[1]):
+            scope_ended = True
+        if not scope_ended:
+            return True
+    after = text[match.end() :]
+    if EN_POST_NEG.search(after[:40]):
+        return True
+    return any(EN_NEG_CUE.search(EN_PSEUDO_NEG.sub(" ", gap)) for gap in _gaps(match))
+
+
+def _english_historical(text: str, match: re.Match[str]) -> bool:
+    before = text[: match.start()]
+    cut = max((m.end() for m in EN_BOUNDARY.finditer(before)), default=0)
+    window = " ".join(before[cut:].split()[-EN_PRE_WORDS:])
+    return bool(EN_HISTORY_PRE.search(window) or EN_HISTORY_POST.search(text[match.end() :]))
+
+
+def _korean_after(text: str, end: int) -> str:
+    """The rest of the mention's word plus up to two words, stopping where a clause ends."""
+    rest = text[end:]
+    stop = KO_BOUNDARY.search(rest)
+    if stop:
+        rest = rest[: stop.start()]
+    words = [""] + rest.split() if rest[:1].isspace() else rest.split()
+    kept: list[str] = []
+    for word in words[: KO_POST_WORDS + 1]:
+        kept.append(word)
+        if word and KO_CLAUSE_END.search(word) and not KO_NEG_CUE.search(word):
+            break
+    return " ".join(kept)
+
+
+def _korean_negated(text: str, match: re.Match[str]) -> bool:
+    if any(KO_GAP_NEG.search(KO_PSEUDO_NEG.sub(" ", gap)) for gap in _gaps(match)):
+        return True
+    return _korean_cue_before(text, match.start()) or _korean_cue_after(text, match.end())
+
+
+def _korean_cue_before(text: str, start: int) -> bool:
+    before = KO_BOUNDARY.split(text[max(0, start - 8) : start])[-1]
+    return bool(KO_PRE_NEG.search(before))
+
+
+def _korean_cue_after(text: str, end: int) -> bool:
+    after = KO_PSEUDO_NEG.sub(" ", _korean_after(text, end))
+    return bool(KO_NEG_CUE.search(after))
+
+
+def _mixed_negated(text: str, match: re.Match[str]) -> bool:
+    """An English term inside Korean text ("fever 없고", "chest pain은 없어요") takes Korean cues after it."""
+    return _english_negated(text, match) or _korean_cue_after(text, match.end())
+
+
+def _korean_historical(text: str, match: re.Match[str]) -> bool:
+    before = KO_BOUNDARY.split(text[max(0, match.start() - 30) : match.start()])[-1]
+    return bool(KO_HISTORY_PRE.search(before) or KO_HISTORY_POST.search(text[match.end() : match.end() + 20]))
+
+
+def _historical(text: str, match: re.Match[str]) -> bool:
+    return _english_historical(text, match) or (HANGUL.search(text) is not None and _korean_historical(text, match))
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A clinical concept: compiled patterns per language; ``acute`` concepts ignore historical mentions."""
+
+    id: str
+    patterns: dict[str, re.Pattern[str]]
+    acute: bool = True
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The mentions of every concept found in one text."""
+
+    mentions: dict[str, list[Mention]]
+    acute: frozenset[str]
+
+    def present(self, concept: str) -> bool:
+        """Mentioned and affirmed (not negated; for acute concepts, not only in the past)."""
+        return any(
+            not m.negated and not (m.historical and concept in self.acute) for m in self.mentions.get(concept, [])
+        )
+
+    def denied(self, concept: str) -> bool:
+        """Mentioned, and every mention is negated ("no chest pain", "숨은 안 차요")."""
+        found = self.mentions.get(concept, [])
+        return bool(found) and all(m.negated for m in found)
+
+    def present_set(self) -> set[str]:
+        return {c for c in self.mentions if self.present(c)}
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+class Lexicon:
+    """A set of concepts, loaded from YAML files (``macros`` and ``concepts`` tables), matched on one text."""
+
+    def __init__(self, concepts: Iterable[Concept]) -> None:
+        self.concepts = {c.id: c for c in concepts}
+
+    @classmethod
+    def from_yaml(cls, paths: Iterable[Path]) -> Lexicon:
+        import yaml
+
+        tables = [yaml.safe_load(Path(p).read_text(encoding="utf-8")) or {} for p in sorted(paths)]
+        macros: dict[str, dict[str, str]] = {"ko": {}, "en": {}}
+        for table in tables:
+            for language, values in (table.get("macros") or {}).items():
+                macros[language].update(values)
+        concepts: list[Concept] = []
+        for table in tables:
+            for cid, spec in (table.get("concepts") or {}).items():
+                if any(c.id == cid for c in concepts):
+                    raise ValueError(f"concept {cid!r} defined twice")
+                compiled = {
+                    lang: compile_patterns(spec[lang], lang, macros[lang]) for lang in ("en", "ko") if spec.get(lang)
+                }
+                concepts.append(Concept(cid, compiled, bool(spec.get("acute", True))))
+        return cls(concepts)
+
+    def find(self, text: str) -> Findings:
+        """Mentions of every concept in ``text`` (normalised here), with negation and history status."""
+        text = normalise(text)
+        has_hangul = HANGUL.search(text) is not None
+        found: dict[str, list[Mention]] = {}
+        for concept in self.concepts.values():
+            for language, pattern in concept.patterns.items():
+                if language == "ko" and not has_hangul:
+                    continue
+                negated = _korean_negated if language == "ko" else _mixed_negated if has_hangul else _english_negated
+                for match in pattern.finditer(text):
+                    mention = Mention(
+                        concept.id,
+                        match.start(),
+                        match.end(),
+                        match.group(0),
+                        negated(text, match),
+                        _historical(text, match),
+                    )
+                    found.setdefault(concept.id, []).append(mention)
+        return Findings(found, frozenset(c.id for c in self.concepts.values() if c.acute))
