@@ -19,7 +19,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from knowledge.chunking import MAX_TOKENS, OVERLAP_UNITS, Chunk, chunk_document
-from knowledge.corpus import CORPUS_DIR, check_corpus, corpus_files, corpus_fingerprint, display_path, read_corpus_file
+from knowledge.corpus import (
+    CORPUS_DIR,
+    check_corpus,
+    corpus_files,
+    corpus_fingerprint,
+    display_path,
+    load_topics,
+    read_corpus_file,
+)
 from knowledge.documents import Document
 from knowledge.embeddings import embed_passages
 from knowledge.loaders import SUPPORTED_SUFFIXES, LoadError, SkipFile, expand_paths, load_file
@@ -134,18 +142,25 @@ class Ingestor:
         self._apply(plans, summary)
         return summary
 
-    def bundled_fingerprint(self, corpus_dir: Path = CORPUS_DIR) -> str:
+    def bundled_fingerprint(self, corpus_dir: Path = CORPUS_DIR, files: list[Path] | None = None) -> str:
         """Fingerprint of the corpus files and the chunking settings."""
-        return f"{INDEX_VERSION}-{self.max_tokens}-{self.overlap}-{corpus_fingerprint(corpus_files(corpus_dir))}"
+        files = corpus_files(corpus_dir) if files is None else files
+        return f"{INDEX_VERSION}-{self.max_tokens}-{self.overlap}-{corpus_fingerprint(files)}"
 
     def ingest_bundled(self, corpus_dir: Path = CORPUS_DIR) -> IngestSummary:
         """Ingest the valid files of the bundled corpus (files with format errors are reported and left
-        as they were), remove chunks of corpus files that were deleted, and record the corpus fingerprint."""
+        as they were), remove chunks of corpus files that were deleted, and record the corpus fingerprint.
+
+        The fingerprint is taken before the files are read: a file that changes meanwhile makes the next
+        ``bundled_is_current`` false instead of being silently missed.
+        """
         summary = IngestSummary()
         files = corpus_files(corpus_dir)
+        fingerprint = self.bundled_fingerprint(corpus_dir, files)
+        topics = load_topics(corpus_dir / "topics.yaml")
         plans = []
         for path in files:
-            docs, problems = read_corpus_file(path)
+            docs, problems = read_corpus_file(path, topics)
             errors = [str(p) for p in problems if p.level == "error"]
             if errors:
                 summary.errors.extend(errors)
@@ -158,7 +173,7 @@ class Ingestor:
             stale = self.store.ids_where({"file": file})
             self.store.delete(stale)
             summary.chunks_removed += len(stale)
-        self.store.set_meta(**{FINGERPRINT_KEY: self.bundled_fingerprint(corpus_dir)})
+        self.store.set_meta(**{FINGERPRINT_KEY: fingerprint})
         return summary
 
     def bundled_is_current(self, corpus_dir: Path = CORPUS_DIR) -> bool:

@@ -200,7 +200,7 @@ def row_documents(row: Any, path: Path, line: int, key: str | None = None) -> li
         return _aihub_documents(row, path, line)
     if "CONTEXTS" in row:
         return _pubmedqa_documents(row, str(key or row.get("pubid") or row.get("PMID") or line), path, line)
-    if "instruction" in row and "output" in row:
+    if "instruction" in row or "output" in row:
         return _qa_documents(row, path, line)
     if "question" in row and "disease_name" in row:
         raise SkipFile("AI Hub question file: no answer text to index")

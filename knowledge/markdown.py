@@ -32,7 +32,7 @@ class ParsedMarkdown:
     front_matter: dict[str, Any] | None
     h1: str | None  # first "# " title, if any
     preamble: str  # text before the first "## " heading (without front matter and the "# " title)
-    preamble_line: int
+    preamble_line: int  # first non-blank line of the preamble
     sections: list[MarkdownSection] = field(default_factory=list)
 
 
@@ -77,6 +77,8 @@ def parse_markdown(text: str) -> ParsedMarkdown:
         elif current is None and parsed.h1 is None and (match := _H1.match(line)):
             parsed.h1 = match.group(1).strip()
         else:
+            if current is None and not any(b.strip() for b in body) and line.strip():
+                parsed.preamble_line = number
             body.append(line)
     close()
     return parsed

@@ -231,7 +231,7 @@ class Retriever:
         for i in np.argsort(-pool_scores):
             best_rows[catalog.metadatas[pool[i]]["topic_id"]].append(float(pool_scores[i]))
         topic_score = {t: s[0] + (SECOND_CHUNK_WEIGHT * s[1] if len(s) > 1 else 0.0) for t, s in best_rows.items()}
-        best = float(pool_scores.max())
+        best = round(float(pool_scores.max()), 4)
 
         passages: list[Passage] = []
         for rank, topic in enumerate(sorted(topic_score, key=topic_score.__getitem__, reverse=True)):
