@@ -207,6 +207,6 @@ def build_context(
             facts.add("bp_crisis")
         if 40 <= systolic < 90:
             facts.add("bp_low")
-    if any(50 <= int(m.group(1)) < 92 for m in _SPO2.finditer(norm)):
+    if any(50 <= int(m.group(1)) < 90 for m in _SPO2.finditer(norm)):
         facts.add("low_oxygen")
     return PatientContext(age_years, sex if sex in ("F", "M") else None, is_pregnant, temperature, frozenset(facts))

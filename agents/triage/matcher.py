@@ -29,6 +29,7 @@ from pathlib import Path
 
 KO_PARTICLE = r"(?:이|가|은|는|을|를|도|에|에서|의|이랑|랑|하고|과|와|만|까지|부터|께서|이가)?"
 EN_GAP = r"(?:[\w'/-]+\s+){{0,3}}?"
+EN_SPACE = r"[가-힣]{0,3}\s+"  # mixed text attaches Korean particles to English words ("throat이 closing")
 KO_GAP = r"[^.!?\n]{{0,10}}?"
 
 # ---- English scope ---------------------------------------------------------------------------------------------
@@ -68,6 +69,7 @@ EN_HISTORY_PRE = re.compile(
 )
 EN_HISTORY_POST = re.compile(r"^[^.;!?]{0,40}?\b(?:years? ago|as a (?:child|kid)|in the past|last year|in \d{4})\b")
 EN_PRE_WORDS = 7
+EN_WINDOW_CHARS = 200  # look-back limit: keeps long texts linear
 
 # ---- Korean scope ----------------------------------------------------------------------------------------------
 KO_BOUNDARY = re.compile(r"[.!?;\n]")
@@ -78,19 +80,20 @@ KO_GAP_NEG = re.compile(r"(?:^|\s)(?:안|전혀|별로|하나도)(?:\s|$)|않|�
 KO_PSEUDO_NEG = re.compile(
     r"(?:안|못)\s*(?:떨어|내려|멈|그치|나아|낫|없어지|가라앉|돌아오|돌아와|좋아|들어|돼|되|쉬어|쉬|움직|일어나|깨|먹|마시|"
     r"잡히|보여|보이|들려|참|서|걷|펴|구부|삼키|나와|나오)|"
-    r"(?:지|질|아지|어지|워지|해지)\s*(?:않|못)|(?:수|수가|수도)\s*(?:없|업)|참을\s*수|견딜\s*수|"
+    r"(?:좋아|나아|괜찮아|줄어|가라앉|낫|멎|멈추|그치|없어지|사라지|떨어지|내려가|풀리|돌아오)지(?:를|는|가|도)?\s*(?:않|못)|"
+    r"(?:좋아|나아)질\s*(?:기미|생각)(?:이|가|도)?\s*없|(?:수|수가|수도)\s*(?:없|업)|참을\s*수|견딜\s*수|"
     r"효과(?:가|도|는)?\s*없|소용(?:이|도)?\s*없|차도(?:가|도)?\s*없|(?:정신|의식|기운|힘|감각|대답|반응)(?:이|도|은)?\s*없|"
     r"어쩔\s*줄|끊임없|쉴\s*새\s*없|정신없"
 )
 # A word ending like this closes its clause: the next word is outside the mention's scope.
 KO_CLAUSE_END = re.compile(
-    r"(?:고|며|서|지만|는데|은데|ㄴ데|니까|면서|다가|거나|요|다|죠|네|음|함|고요|는데요|어서|아서|해서|더니|자)$"
+    r"(?:고|며|서|지만|는데|은데|ㄴ데|니까|면서|다가|요|다|죠|네|음|함|고요|는데요|어서|아서|해서|더니|자)$"
 )
 KO_HISTORY_PRE = re.compile(
     r"예전에|과거에|작년에|재작년|몇\s*년\s*전|\d+\s*년\s*전|어릴\s*때|어렸을\s*때|옛날에|가족력"
 )
 KO_HISTORY_POST = re.compile(r"^\S*\s*(?:\S+\s+)?적(?:이|은|도)?\s*있")
-KO_POST_WORDS = 3
+KO_POST_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def expand_pattern(pattern: str, language: str, macros: dict[str, str] | None = 
     if language == "ko":
         pattern = pattern.replace(" ", r"\s*").replace("{p}", KO_PARTICLE)
         return re.sub(r"\{gap\}", lambda _: f"(?P<gap{next(_GAP_IDS)}>{KO_GAP.format()})", pattern)
-    pattern = pattern.replace(" ", r"\s+")
+    pattern = pattern.replace(" ", EN_SPACE)
     pattern = re.sub(r"\{gap\}", lambda _: f"(?P<gap{next(_GAP_IDS)}>{EN_GAP.format()})", pattern)
     return rf"(?<![a-z])(?:{pattern})(?![a-z])"
 
@@ -137,7 +140,7 @@ def _gaps(match: re.Match[str]) -> list[str]:
 
 
 def _english_negated(text: str, match: re.Match[str]) -> bool:
-    before = text[: match.start()]
+    before = text[max(0, match.start() - EN_WINDOW_CHARS) : match.start()]
     cut = max((m.end() for m in EN_BOUNDARY.finditer(before)), default=0)
     window = " ".join(before[cut:].split()[-EN_PRE_WORDS:])
     window = EN_PSEUDO_NEG.sub(" ", window)
@@ -150,22 +153,24 @@ def _english_negated(text: str, match: re.Match[str]) -> bool:
             scope_ended = True
         if not scope_ended:
             return True
-    after = text[match.end() :]
+    after = text[match.end() : match.end() + 40]
     if EN_POST_NEG.search(after[:40]):
         return True
     return any(EN_NEG_CUE.search(EN_PSEUDO_NEG.sub(" ", gap)) for gap in _gaps(match))
 
 
 def _english_historical(text: str, match: re.Match[str]) -> bool:
-    before = text[: match.start()]
+    before = text[max(0, match.start() - EN_WINDOW_CHARS) : match.start()]
     cut = max((m.end() for m in EN_BOUNDARY.finditer(before)), default=0)
     window = " ".join(before[cut:].split()[-EN_PRE_WORDS:])
-    return bool(EN_HISTORY_PRE.search(window) or EN_HISTORY_POST.search(text[match.end() :]))
+    return bool(
+        EN_HISTORY_PRE.search(window) or EN_HISTORY_POST.search(text[match.end() : match.end() + EN_WINDOW_CHARS])
+    )
 
 
 def _korean_after(text: str, end: int) -> str:
     """The rest of the mention's word plus up to two words, stopping where a clause ends."""
-    rest = text[end:]
+    rest = text[end : end + 80]
     stop = KO_BOUNDARY.search(rest)
     if stop:
         rest = rest[: stop.start()]
@@ -204,8 +209,8 @@ def _korean_historical(text: str, match: re.Match[str]) -> bool:
     return bool(KO_HISTORY_PRE.search(before) or KO_HISTORY_POST.search(text[match.end() : match.end() + 20]))
 
 
-def _historical(text: str, match: re.Match[str]) -> bool:
-    return _english_historical(text, match) or (HANGUL.search(text) is not None and _korean_historical(text, match))
+def _historical(text: str, match: re.Match[str], has_hangul: bool) -> bool:
+    return _english_historical(text, match) or (has_hangul and _korean_historical(text, match))
 
 
 @dataclass(frozen=True)
@@ -285,7 +290,7 @@ class Lexicon:
                         match.end(),
                         match.group(0),
                         negated(text, match),
-                        _historical(text, match),
+                        _historical(text, match, has_hangul),
                     )
                     found.setdefault(concept.id, []).append(mention)
         return Findings(found, frozenset(c.id for c in self.concepts.values() if c.acute))
