@@ -1,8 +1,8 @@
 """Data loaders: every source becomes chat examples ``{"messages": [...], "source": ...}``.
 
 A source is ``KIND:LOCATION[?key=value&...]`` (or a YAML mapping with the same keys). LOCATION is a local
-path or, where noted, a Hugging Face hub ID (read with ``datasets.load_dataset``; a local directory in hub
-layout works too). Kinds and their options:
+path ($VARIABLES expanded) or, where noted, a Hugging Face hub ID (read with ``datasets.load_dataset``; a local
+directory in hub layout works too). Kinds and their options:
 
   jsonl       instruction/output, Alpaca (instruction/input/output) or chat-messages records; .jsonl or .json
   aihub       AI Hub healthcare QA folder tree; split=train|valid|all (TL/VL folders)
@@ -12,7 +12,7 @@ layout works too). Kinds and their options:
   medqa       MedQA JSONL (file, options folder or root); split=dev|test, options=4|5
   asan        ChuGyouk/Asan-AMC-Healthinfo (instruction, input, output) or a local JSONL/JSON copy
   corpus      knowledge/corpus: grounded answers with [n] citations and KO<->EN pairs; task=grounded|translate|both
-Every kind takes limit=N (first N examples) and seed=S where it samples.
+Every kind takes sample=N (a random N), limit=N (the first N), repeat=N, and seed=S (for sample and corpus).
 
     python -m finetune.data kormedmcqa:/work/shared/data/kormedmcqa?split=train corpus:knowledge/corpus --out x.jsonl
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import re
 from collections import defaultdict
@@ -74,9 +75,11 @@ class Source:
     def _checked(cls, kind: str, location: str, options: dict[str, str]) -> Source:
         if kind not in LOADERS:
             raise ValueError(f"unknown data source kind '{kind}'; choose one of: {', '.join(LOADERS)}")
-        location = location or _DEFAULT_LOCATIONS.get(kind, "")
+        location = os.path.expandvars(location or _DEFAULT_LOCATIONS.get(kind, ""))
         if not location:
             raise ValueError(f"data source '{kind}' needs a location (path or hub ID)")
+        if unset := re.findall(r"\$\{?(\w+)", location):
+            raise ValueError(f"{location}: environment variable {unset[0]} is not set")
         return cls(kind, location, options)
 
     def __str__(self) -> str:
@@ -88,11 +91,16 @@ class Source:
 
 
 def load_source(source: Source | str | Mapping[str, Any]) -> list[Example]:
-    """All chat examples of one source (``limit`` applied)."""
+    """Chat examples of one source: ``sample=N`` draws a seeded random N, ``limit=N`` keeps the first N,
+    ``repeat=N`` repeats them (small hand-written sets)."""
     source = source if isinstance(source, Source) else Source.parse(source)
     examples = LOADERS[source.kind](source)
+    sample = int(source.opt("sample", "0"))
+    if 0 < sample < len(examples):
+        examples = random.Random(f"sample:{source.opt('seed', '0')}").sample(examples, sample)
     limit = int(source.opt("limit", "0"))
-    return examples[:limit] if limit > 0 else examples
+    examples = examples[:limit] if limit > 0 else examples
+    return examples * int(source.opt("repeat", "1"))
 
 
 def load_sources(sources: Sequence[Source | str | Mapping[str, Any]]) -> list[Example]:

@@ -72,7 +72,7 @@ class TrainConfig:
     seed: int = _opt(0, "random seed (data split, shuffling, LoRA init)")
     bf16: Literal["auto", "true", "false"] = _opt("auto", "bf16 weights/compute: auto = where GPU or CPU supports it")
     logging_steps: int = _opt(5, "log the loss every N steps")
-    save_steps: int = _opt(0, "write a resumable checkpoint every N steps (0: none)")
+    save_steps: int = _opt(0, "write a resumable checkpoint every N steps (0: none; deleted after a full run)")
     resume: bool = _opt(False, "resume from the newest checkpoint in output_dir/checkpoints")
     adapter_dtype: Literal["bf16", "fp32"] = _opt("bf16", "dtype of the saved adapter weights")
     merge: bool = _opt(False, "also write the base model with the adapter merged in (output_dir/merged)")
@@ -300,8 +300,8 @@ def peak_rss_mb() -> float:
 def prepare_features(config: TrainConfig, tokenizer: Any, sources: Sequence[Source],
                      ) -> tuple[list[batching.Feature], list[batching.Feature], dict[str, Any]]:
     """Load, split, tokenize and (optionally) pack the data; returns train rows, eval rows and data stats."""
-    per_source = {str(s): load_source(s) for s in sources}
-    examples = [ex for batch in per_source.values() for ex in batch]
+    per_source = [(str(s), load_source(s)) for s in sources]
+    examples = [ex for _, batch in per_source for ex in batch]
     if not examples:
         raise ValueError("no training examples: give --datasets")
     rng = random.Random(config.seed)
@@ -314,7 +314,7 @@ def prepare_features(config: TrainConfig, tokenizer: Any, sources: Sequence[Sour
         evals = batching.pack(evals, config.max_length, config.seed)
     data_stats = {**{f"data_{k}": v for k, v in dataclasses.asdict(stats).items()}, "eval_examples": n_eval,
                   "rows": len(train),
-                  "source_examples": {k: len(v) for k, v in per_source.items()}}
+                  "source_examples": [[name, len(batch)] for name, batch in per_source]}
     return train, evals, data_stats
 
 
@@ -371,8 +371,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if config.push_to_hub:
             push_to_hub(out, config.push_to_hub)
         print(json.dumps({k: metrics[k] for k in ("train_loss", "steps", "tokens_per_second", "peak_rss_mb")}))
-        if checkpoints.is_dir() and not any(checkpoints.iterdir()):
-            checkpoints.rmdir()
+        shutil.rmtree(checkpoints, ignore_errors=True)  # only needed to resume an interrupted run
     state.wait_for_everyone()
     return metrics
 

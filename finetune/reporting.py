@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-# kind -> (data set, licence); a source may override the licence with ?license=...
+# kind -> (data set, licence); a source may override both with ?name=...&license=...
 DATASET_LICENSES = {
     "kormedmcqa": ("KorMedMCQA (Kweon et al. 2024)", "CC BY-NC 2.0"),
     "medqa": ("MedQA USMLE (Jin et al. 2021)", "MIT"),
@@ -52,16 +52,16 @@ def loss_curve_png(log_history: Sequence[dict[str, Any]], path: Path, title: str
     return path
 
 
-def _source_rows(datasets: Sequence[Any], counts: dict[str, int]) -> tuple[list[str], bool]:
+def _source_rows(source_examples: Sequence[tuple[str, int]]) -> tuple[list[str], bool]:
     from finetune.data import Source
 
     rows, non_commercial = [], False
-    for spec in datasets:
+    for spec, count in source_examples:
         source = Source.parse(spec)
         name, licence = DATASET_LICENSES[source.kind]
-        licence = source.opt("license", licence)
+        name, licence = source.opt("name", name), source.opt("license", licence)
         non_commercial |= licence.startswith(NON_COMMERCIAL)
-        rows.append(f"| {name} | `{source}` | {counts.get(str(source), '')} | {licence} |")
+        rows.append(f"| {name} | `{source}` | {count} | {licence} |")
     return rows, non_commercial
 
 
@@ -73,7 +73,7 @@ def model_card(out_dir: Path, evaluations: Sequence[Path] = ()) -> str:
     metrics = json.loads((out_dir / "metrics.json").read_text())
     profile = resolve_profile(config["model"])
     method = metrics["method"]
-    rows, non_commercial = _source_rows(config["datasets"], metrics.get("source_examples", {}))
+    rows, non_commercial = _source_rows(metrics["source_examples"])
     targets = ", ".join(config["target_modules"] or profile.lora_target_modules)
     adapter = method != "partial"
     lines = [
