@@ -241,7 +241,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder for report.json and report.md (default: %(default)s)")
     parser.add_argument("--k", type=int, default=10, help="passages per query (MRR is over these; default 10)")
     parser.add_argument("--calibrate", action="store_true",
-                        help=f"choose the no-answer threshold on these queries and write it to {CALIBRATION_FILE.name}")
+                        help="choose the no-answer threshold on these queries and write it to --calibration-file")
+    parser.add_argument("--calibration-file", type=Path, default=CALIBRATION_FILE,
+                        help="where --calibrate writes the threshold (default: %(default)s, read by the Retriever)")
     parser.add_argument("--max-false-no-answer", type=float, default=MAX_FALSE_NO_ANSWER,
                         help="calibration constraint: largest share of answerable queries that may be flagged "
                         "no-answer (default: %(default)s)")
@@ -255,6 +257,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--chroma-host", default=None, help="Chroma server host")
     parser.add_argument("--chroma-port", type=int, default=None, help="Chroma server port")
     parser.add_argument("--collection", default=DEFAULT_COLLECTION, help="collection (default: %(default)s)")
+    parser.add_argument("--as-is", action="store_true",
+                        help="evaluate the collection as it is (default: first build/update the bundled corpus in it)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -262,8 +266,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        store = ensure_default_collection(args.chroma_path, args.chroma_host, args.chroma_port, args.collection,
-                                          progress=not args.quiet)
+        if args.as_is:
+            store = KnowledgeStore.open(args.chroma_path, args.chroma_host, args.chroma_port, args.collection,
+                                        create=False)
+        else:
+            store = ensure_default_collection(args.chroma_path, args.chroma_host, args.chroma_port,
+                                              args.collection, progress=not args.quiet)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -289,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "corpus_fingerprint": corpus_fingerprint(corpus_files(CORPUS_DIR)),
             "date": time.strftime("%Y-%m-%d"),
         }
-        CALIBRATION_FILE.write_text(json.dumps(calibration, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        args.calibration_file.write_text(json.dumps(calibration, indent=2, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
         retriever.threshold = threshold
     label = f"hybrid retriever (lexical weight {args.lexical_weight}, top topic {args.top_topic_passages} passages)"
     runs = {label: report(outcomes, threshold)}

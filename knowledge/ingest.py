@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from knowledge.chunking import MAX_TOKENS, OVERLAP_UNITS, Chunk, chunk_document
@@ -29,9 +30,10 @@ from knowledge.corpus import (
     read_corpus_file,
 )
 from knowledge.documents import Document
-from knowledge.embeddings import embed_passages
+from knowledge.embeddings import DIMENSION, embed_passages
 from knowledge.loaders import SUPPORTED_SUFFIXES, LoadError, SkipFile, expand_paths, load_file
 from knowledge.store import DEFAULT_COLLECTION, STORE_ERRORS, KnowledgeStore, StoreError
+from knowledge.vectors import BUNDLED_VECTORS, load_vectors, save_vectors
 
 INDEX_VERSION = "1"  # bump when chunking or metadata change so stores rebuild the bundled corpus
 EMBED_BATCH = 16
@@ -44,6 +46,7 @@ class IngestSummary:
 
     files_ingested: int = 0
     chunks_added: int = 0
+    chunks_precomputed: int = 0  # added with a shipped vector instead of running e5
     chunks_present: int = 0  # already stored under the same content-hash id
     chunks_removed: int = 0  # stale chunks of changed or deleted files
     errors: list[str] = field(default_factory=list)  # "file:line: reason"
@@ -56,7 +59,8 @@ class IngestSummary:
     def render(self) -> str:
         lines = [
             f"files: {self.files_ingested} ingested, {len(self.skipped)} skipped, {len(self.errors)} errors",
-            f"chunks: {self.chunks_added} added, {self.chunks_present} already present, "
+            f"chunks: {self.chunks_added} added ({self.chunks_precomputed} with precomputed vectors), "
+            f"{self.chunks_present} already present, "
             f"{self.chunks_removed} stale removed",
         ]
         lines += ["errors:", *(f"  {e}" for e in self.errors)] if self.errors else []
@@ -80,6 +84,18 @@ class Ingestor:
     def __init__(self, store: KnowledgeStore, max_tokens: int = MAX_TOKENS, overlap: int = OVERLAP_UNITS,
                  progress: bool = True) -> None:
         self.store, self.max_tokens, self.overlap, self.progress = store, max_tokens, overlap, progress
+        self.precomputed: Mapping[str, np.ndarray] = {}  # chunk id -> vector (see knowledge.vectors)
+
+    def _vectors(self, batch: Sequence[Chunk]) -> tuple[np.ndarray, int]:
+        """Vectors of ``batch``: precomputed where known, e5 for the rest; and how many were precomputed."""
+        vectors = np.empty((len(batch), DIMENSION), dtype=np.float32)
+        todo = [i for i, c in enumerate(batch) if c.id not in self.precomputed]
+        if todo:
+            vectors[todo] = embed_passages([batch[i].embed_text for i in todo])
+        for i, chunk in enumerate(batch):
+            if chunk.id in self.precomputed:
+                vectors[i] = self.precomputed[chunk.id]
+        return vectors, len(batch) - len(todo)
 
     def _plan(self, file: str, docs: Sequence[Document], origin: str) -> _Plan:
         unique: dict[str, Chunk] = {}
@@ -97,13 +113,15 @@ class Ingestor:
         with tqdm(total=total, unit="chunk", desc="embedding", disable=not self.progress or not total) as bar:
             for plan in plans:
                 bar.set_postfix_str(Path(plan.file).name)
+                precomputed = 0
                 try:
                     with self.store.transaction() as tx:
                         for start in range(0, len(plan.new), EMBED_BATCH):
                             batch = plan.new[start : start + EMBED_BATCH]
-                            vectors = embed_passages([c.embed_text for c in batch])
+                            vectors, reused = self._vectors(batch)
                             tx.add([c.id for c in batch], [c.text for c in batch], vectors,
                                    [c.metadata for c in batch])
+                            precomputed += reused
                             bar.update(len(batch))
                     self.store.delete(plan.stale)
                 except STORE_ERRORS as exc:
@@ -111,6 +129,7 @@ class Ingestor:
                     continue
                 summary.files_ingested += 1
                 summary.chunks_added += len(plan.new)
+                summary.chunks_precomputed += precomputed
                 summary.chunks_present += len(plan.chunks) - len(plan.new)
                 summary.chunks_removed += len(plan.stale)
 
@@ -147,14 +166,16 @@ class Ingestor:
         files = corpus_files(corpus_dir) if files is None else files
         return f"{INDEX_VERSION}-{self.max_tokens}-{self.overlap}-{corpus_fingerprint(files)}"
 
-    def ingest_bundled(self, corpus_dir: Path = CORPUS_DIR) -> IngestSummary:
+    def ingest_bundled(self, corpus_dir: Path = CORPUS_DIR, vectors_file: Path = BUNDLED_VECTORS) -> IngestSummary:
         """Ingest the valid files of the bundled corpus (files with format errors are reported and left
         as they were), remove chunks of corpus files that were deleted, and record the corpus fingerprint.
 
         The fingerprint is taken before the files are read: a file that changes meanwhile makes the next
-        ``bundled_is_current`` false instead of being silently missed.
+        ``bundled_is_current`` false instead of being silently missed. Chunks found in ``vectors_file``
+        (shipped precomputed vectors) are not embedded again.
         """
         summary = IngestSummary()
+        self.precomputed = load_vectors(vectors_file)
         files = corpus_files(corpus_dir)
         fingerprint = self.bundled_fingerprint(corpus_dir, files)
         topics = load_topics(corpus_dir / "topics.yaml")
@@ -174,7 +195,14 @@ class Ingestor:
             self.store.delete(stale)
             summary.chunks_removed += len(stale)
         self.store.set_meta(**{FINGERPRINT_KEY: fingerprint})
+        self.precomputed = {}
         return summary
+
+    def save_bundled_vectors(self, path: Path = BUNDLED_VECTORS) -> int:
+        """Write the vectors of the bundled chunks in the store to ``path``; returns how many."""
+        got = self.store.collection.get(where={"origin": "bundled"}, include=["embeddings"])
+        save_vectors(path, got["ids"], np.asarray(got["embeddings"], dtype=np.float32))
+        return len(got["ids"])
 
     def bundled_is_current(self, corpus_dir: Path = CORPUS_DIR) -> bool:
         """True when the store holds the bundled corpus exactly as it is on disk now."""
@@ -208,6 +236,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="sentences repeated from the previous chunk (default: %(default)s)")
     parser.add_argument("--strict", action="store_true",
                         help="leave out a whole row file when any of its rows is bad (default: skip bad rows)")
+    parser.add_argument("--save-vectors", action="store_true",
+                        help=f"after ingesting the bundled corpus, write its vectors to {BUNDLED_VECTORS.name} "
+                        "(shipped so a first build needs no e5 time; run after editing the corpus)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -231,8 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = KnowledgeStore.open(args.chroma_path, args.chroma_host, args.chroma_port, args.collection)
         ingestor = Ingestor(store, args.max_tokens, args.overlap, progress=not args.quiet)
         summaries = []
-        if not args.paths or args.bundled:
+        if not args.paths or args.bundled or args.save_vectors:
             summaries.append(("bundled corpus", ingestor.ingest_bundled()))
+        if args.save_vectors:
+            print(f"saved {ingestor.save_bundled_vectors()} vectors to {display_path(BUNDLED_VECTORS)}")
         if args.paths:
             summaries.append(("files", ingestor.ingest_paths(args.paths, strict=args.strict)))
     except StoreError as exc:

@@ -48,6 +48,7 @@ DENSE_POOL = 100
 LEXICAL_POOL = 100
 TOP_TOPIC_PASSAGES = 2
 MAX_TOPICS_PER_K = 3  # with filters, look for passages in at most 3k topics
+QUERY_CACHE_SIZE = 256  # query embeddings kept (the agents often search the same text twice)
 MAX_QUERY_TOKENS = 256  # ~0.3 s of e5 on one core; longer queries are cut with a notice
 _PAGE = 5000
 
@@ -156,12 +157,13 @@ class Retriever:
 
     ``top_topic_passages``: how many passages the best topic may contribute (every other topic gives one),
     so ``k=5`` returns the best topic's two most relevant sections plus three alternatives.
+    ``query_cache_size``: query embeddings kept in an LRU cache (0: none).
     """
 
     def __init__(self, store: KnowledgeStore | None = None, *, threshold: float | None = None,
                  lexical_weight: float = LEXICAL_WEIGHT, top_topic_passages: int = TOP_TOPIC_PASSAGES,
                  path: Path | None = None, host: str | None = None, port: int | None = None,
-                 collection: str = DEFAULT_COLLECTION) -> None:
+                 collection: str = DEFAULT_COLLECTION, query_cache_size: int = QUERY_CACHE_SIZE) -> None:
         self.store = store or ensure_default_collection(path, host, port, collection)
         calibration = load_calibration()
         self.threshold = threshold if threshold is not None else calibration.get("threshold", DEFAULT_THRESHOLD)
@@ -169,7 +171,7 @@ class Retriever:
         self.top_topic_passages = top_topic_passages
         self._catalog: _Catalog | None = None
         self._lock = threading.Lock()
-        self._embed = lru_cache(maxsize=256)(lambda text: embed_queries([text])[0])
+        self._embed = lru_cache(maxsize=query_cache_size)(lambda text: embed_queries([text])[0])
 
     def refresh(self) -> None:
         """Reload the chunk catalog and lexical index. Done automatically on first use and when the store

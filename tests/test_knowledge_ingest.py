@@ -10,6 +10,7 @@ from knowledge_fixtures import BAD, CORPUS, FILES, copy_corpus
 
 import knowledge.ingest as ingest_module
 from knowledge.ingest import Ingestor, main
+from knowledge.retrieval import Retriever
 from knowledge.store import KnowledgeStore
 from medtriage.paths import REPO_ROOT
 
@@ -116,3 +117,22 @@ def test_a_persisted_collection_reopens_in_a_new_process(store: KnowledgeStore, 
                           cwd=REPO_ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])[0] == ["epiglottitis-and-croup", "ko"]
+
+
+def test_shipped_vectors_replace_e5_for_unchanged_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = KnowledgeStore.open(tmp_path / "built")
+    Ingestor(built, progress=False).ingest_bundled(CORPUS)
+    vectors = tmp_path / "vectors.npz"
+    assert Ingestor(built, progress=False).save_bundled_vectors(vectors) == built.count()
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    page = corpus / "en" / "sunburn.md"
+    page.write_text(page.read_text().replace("wear a hat", "wear a wide hat"), encoding="utf-8")
+    embedded: list[str] = []
+    real = ingest_module.embed_passages
+    monkeypatch.setattr(ingest_module, "embed_passages", lambda texts: embedded.extend(texts) or real(texts))
+    fresh = KnowledgeStore.open(tmp_path / "fresh")
+    summary = Ingestor(fresh, progress=False).ingest_bundled(corpus, vectors_file=vectors)
+    assert summary.chunks_added == fresh.count() == built.count()
+    assert summary.chunks_precomputed == summary.chunks_added - 1 and len(embedded) == 1 and "wide hat" in embedded[0]
+    assert Retriever(fresh).search("가슴이 꽉 조여요").passages[0].topic_id == "heart-attack"
