@@ -2,11 +2,12 @@
 
 For each draft sentence, in order: duplicates, echoes of the question or prompt, sentences not in the
 answer language and sentences that contradict the triage level ("you don't need a doctor" on an urgent
-case) are dropped; the rest must reach the calibrated e5 support threshold against the passages
-(``agents.support``). Kept sentences get a valid [n] citation. When the draft fails (model error, nothing
-supported, or less than ``MIN_SUPPORTED_SHARE`` of it supported) the answer is templated from the passages
-(extractive, cited). Emergency answers start with the 119 line, self-harm adds the 109 crisis line, and
-every answer carries the level, red flags, cited sources and a disclaimer in the patient's language.
+case) are dropped; the rest must reach the calibrated support threshold against the passages (e5 cosine
+mixed with character n-gram containment, ``agents.support``). Kept sentences get a valid [n] citation.
+When the draft fails (model error, nothing supported, or less than ``MIN_SUPPORTED_SHARE`` of it supported)
+the answer is templated from the passages (extractive, cited). Emergency answers start with the 119 line,
+self-harm adds the 109 crisis line, and every answer carries the level, red flags, cited sources and a
+disclaimer in the patient's language.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ class Verifier:
         if not candidates:
             candidates = [(s.n, 0, " ".join(s.text.split())) for s in sources]
         keys = [f"{sources[n - 1].citation_id}#s{j}" for n, j, _ in candidates]
-        ranking = np.argsort(-self.scorer.scores([question], keys, [c[2] for c in candidates])[0])
+        ranking = np.argsort(-self.scorer.cosines([question], keys, [c[2] for c in candidates])[0])
         chosen: list[tuple[int, int, str]] = []
         for index in ranking:
             n = candidates[index][0]
