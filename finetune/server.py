@@ -205,7 +205,8 @@ class ModelServer:
 
     def failure(self) -> str:
         """The most telling line of the server's log (for reporting an unexpected exit)."""
-        return _log_reason(self._log_file())
+        log = self._log_file()
+        return _log_reason(log) if log is not None else "no log"
 
     def __enter__(self) -> ModelServer:
         return self.start()
@@ -216,11 +217,11 @@ class ModelServer:
 
     # -- internals -------------------------------------------------------------------------------------------
 
-    def _log_file(self) -> Path:
+    def _log_file(self) -> Path | None:
+        """Where the engine's output goes: ``log_path``, else a file in the temporary work directory."""
         if self.log_path is not None:
             return self.log_path
-        assert self._workdir is not None
-        return self._workdir / "server.log"
+        return self._workdir / "server.log" if self._workdir is not None else None
 
     def _prepare(self) -> tuple[list[str], dict[str, str]]:
         """Check every input before anything is launched; return the command line and environment."""
@@ -266,7 +267,7 @@ class ModelServer:
         if not gguf.is_file():
             raise ServeError(f"GGUF file not found: {gguf}")
         argv = [sys.executable, "-m", "finetune.llamacpp_app", "--gguf", str(gguf),
-                "--profile", str(profile.local_dir or profile.name), "--alias", self.model_id,
+                "--profile", str(profile.local_dir or self.model), "--alias", self.model_id,
                 "--host", self.host, "--port", str(self.port), "--threads", str(self.threads),
                 "--ctx", str(self.context_length)]
         if lora is not None:
@@ -302,6 +303,7 @@ class ModelServer:
 
     def _launch(self, argv: list[str], env: dict[str, str]) -> None:
         log = self._log_file()
+        assert log is not None  # _prepare created the work directory
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "wb") as out:
             self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
