@@ -4,7 +4,7 @@ The base GGUF decides everything: its architecture, its block count (for the HF 
 the ``gguf`` package) and its tensor shapes (every adapted layer must exist there with the same shape). peft's
 per-layer scale (alpha / r, rsLoRA, alpha_pattern) is folded into ``lora_b`` where it differs from llama.cpp's
 ``adapter.lora.alpha / rank``, so both apply the same update. Results are cached under
-``$MEDTRIAGE_HOME/lora_gguf`` by a hash of the adapter files, the base and this converter.
+``$MEDTRIAGE_HOME/lora_gguf`` by a hash of the adapter's weights and scales, the base's shapes and this converter.
 
     python -m finetune.lora_gguf ADAPTER_DIR                      # embedded gemma3-270m base
     python -m finetune.lora_gguf ADAPTER_DIR --model medgemma-4b --base medgemma-4b-q4_k_m.gguf --outtype f16
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import mmap
+import os
 import struct
 import sys
 from dataclasses import dataclass
@@ -108,11 +109,11 @@ def gguf_names(lora: PeftLora, base: GgufBase) -> dict[str, str]:
     name_map = gguf.get_tensor_name_map(arch, base.block_count)
     names: dict[str, str] = {}
     for module in lora.modules:
-        mapped = name_map.get_name(module + ".weight", try_suffixes=(".weight",))
-        if mapped is None:
+        mapped = (name_map.get_name(module + ".weight", try_suffixes=(".weight",)) or "").removesuffix(".weight")
+        if mapped not in base.shapes:
             raise AdapterError(f"adapter for another base model: layer {module} has no counterpart in "
                                f"{base.path.name} ({base.arch}, {base.block_count} blocks)")
-        names[module] = mapped.removesuffix(".weight")
+        names[module] = mapped
     return names
 
 
@@ -126,7 +127,7 @@ def _write(lora: PeftLora, names: dict[str, str], base: GgufBase, outtype: OutTy
     alpha = lora.alpha if lora.alpha > 0 else float(lora.max_rank)
     dtype = np.float16 if outtype == "f16" else np.float32
 
-    tmp = target.with_name(target.name + ".partial")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.partial")  # concurrent conversions do not collide
     writer = gguf.GGUFWriter(tmp, base.arch)
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
@@ -153,8 +154,7 @@ def convert_lora_to_gguf(adapter_dir: str | Path, base_gguf: Path, profile: Mode
     lora = load_peft_lora(adapter_dir)
     base = read_gguf_base(base_gguf)
     names = gguf_names(lora, base)
-    check_base(lora, profile, {module: base.shapes.get(name, (0, 0)) for module, name in names.items()},
-               base_gguf.name)
+    check_base(lora, profile, {module: base.shapes[name] for module, name in names.items()}, base_gguf.name)
 
     key = hashlib.sha256()
     for part in (lora.digest(), base.fingerprint(), outtype, Path(__file__).read_text()):
