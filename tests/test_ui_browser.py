@@ -166,7 +166,7 @@ def test_stroke_shows_the_emergency_banner_before_any_answer_text(page) -> None:
 def test_bad_input_gets_a_clear_message_and_the_app_keeps_working(page, tmp_path: Path) -> None:  # noqa: ANN001
     page.click("#send")
     page.wait_for_function("() => document.querySelector('#chat-notice').innerText.includes('type a message')")
-    page.fill("#message textarea", "pain " * 4000)  # a 20,000-character paste
+    page.fill("#message textarea", "pain." * 4000)  # a 20,000-character paste
     page.click("#send")
     page.wait_for_function("() => document.querySelector('#chat-notice').innerText.includes('20,000 characters')")
     assert page.locator("#chatbot [data-testid=user]").count() == 0
