@@ -23,6 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
+MAX_TOKENS = 48  # short answers keep the suite within CI's time
 TURN_MS = 240_000  # one real turn on a busy 2-core machine, with room to spare
 STARTUP_S = 1800  # first use builds the knowledge base (minutes of embedding on one core)
 VIGNETTES = REPO_ROOT / "agents" / "triage" / "data" / "vignettes"
@@ -50,7 +51,8 @@ def ui_url(llamacpp_server) -> Iterator[str]:  # noqa: ANN001  (the serving engi
     from ui.app import build_app, launch
     from ui.backend import Backend, Settings
 
-    backend = Backend(Settings(base_url=llamacpp_server.base_url, model=llamacpp_server.model_id, top_k=3))
+    backend = Backend(Settings(base_url=llamacpp_server.base_url, model=llamacpp_server.model_id, top_k=3,
+                               max_tokens=MAX_TOKENS))
     assert backend.wait_ready(STARTUP_S), f"the app did not start: {backend.phase} {backend.error}"
     demo = build_app(backend)
     port = free_port()

@@ -30,6 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", help="served model id to ask (default: the first one the server lists)")
     parser.add_argument("--top-k", type=int, default=5, help="passages to retrieve per question (default 5)")
     parser.add_argument("--no-cache", action="store_true", help="do not cache model answers")
+    parser.add_argument("--max-tokens", type=int, help="longest answer in tokens (default: the assistant's, 200)")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="answers generated at once (default 1: one llama.cpp server answers one request at "
                              "a time; raise it for a batching server such as vLLM)")
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from ui.app import build_app, launch
     from ui.backend import Backend, Settings
 
-    backend = Backend(Settings(args.base_url, args.model, args.top_k, not args.no_cache))
+    backend = Backend(Settings(args.base_url, args.model, args.top_k, not args.no_cache, args.max_tokens))
     backend.start()
     print("medtriage: building the knowledge base (first use only) and starting the model server in the "
           "background; see Settings → Status", flush=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from ui import batch, chat, render
-from ui.backend import Backend, Settings
+from ui.backend import Backend
 from ui.i18n import t
 
 LANGUAGE_CHOICES = [("Auto", "auto"), ("English", "en"), ("한국어", "ko")]
@@ -205,7 +206,8 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
             if base_url and not base_url.startswith(("http://", "https://")):
                 return [render.notice(t("bad_url", state.lang, url=base_url)), status_html(state)]
             try:
-                backend.apply(Settings(base_url or None, model_id.strip() or None, int(k), bool(use_cache)))
+                backend.apply(replace(backend.settings, base_url=base_url or None, model=model_id.strip() or None,
+                                      top_k=int(k), cache=bool(use_cache)))
             except Exception as exc:  # noqa: BLE001  (shown to the user; the old settings stay)
                 return [render.notice(t("settings_failed", state.lang, error=str(exc))), status_html(state)]
             return [render.ok(t("applied", state.lang)), status_html(state, refresh=True)]

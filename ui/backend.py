@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +32,15 @@ class Settings:
     model: str | None = None
     top_k: int = DEFAULT_TOP_K
     cache: bool = True
+    max_tokens: int | None = None  # answer length limit; None: the assistant's default
 
 
 def _make_assistant(settings: Settings) -> Any:
     from agents.assistant import AssistantSettings, TriageAssistant
 
-    return TriageAssistant(AssistantSettings(base_url=settings.base_url, model=settings.model,
-                                             top_k=settings.top_k, cache=settings.cache))
+    options = {"max_tokens": settings.max_tokens} if settings.max_tokens else {}
+    return TriageAssistant(AssistantSettings(base_url=settings.base_url, model=settings.model, top_k=settings.top_k,
+                                             cache=settings.cache, **options))
 
 
 def _build_knowledge() -> int:
@@ -136,7 +138,7 @@ class Backend:
     def apply(self, settings: Settings) -> None:
         """Use ``settings`` for new conversations (no base URL: the server the app started with)."""
         if settings.base_url is None and self._owner is not None:
-            settings = Settings(self._owner.status().base_url, settings.model, settings.top_k, settings.cache)
+            settings = replace(settings, base_url=self._owner.status().base_url)
         assistant = self._factory(settings)
         assistant.__enter__()
         with self._lock:

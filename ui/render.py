@@ -95,7 +95,8 @@ def sources(retrieval: Any | None, lang: str) -> str:
     items = []
     for s in retrieval.sources:
         head = f'[{s.n}] <span class="mt-cite">{escape(s.citation_id)}</span> {escape(s.title)}'
-        head += f" · {escape(s.section)}" if s.section else ""
+        section = getattr(s, "heading", "") or s.section
+        head += f" · {escape(section)}" if section else ""
         items.append(f'<details class="mt-source" data-citation="{escape(s.citation_id)}"><summary>{head}</summary>'
                      f'<div class="mt-source-text">{escape(s.text)}</div></details>')
     return "".join(items)
