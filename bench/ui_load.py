@@ -2,7 +2,7 @@
 embedded llama.cpp server, knowledge base), each asking one question through the UI's own endpoints
 (``/accept`` then the streamed ``/answer``).
 
-    python -m bench ui_load            # 20 sessions; MEDTRIAGE_UI_LOAD_SESSIONS=N to change
+    python -m bench ui_load     # 20 sessions, 64-token answers; MEDTRIAGE_UI_LOAD_SESSIONS / _MAX_TOKENS change them
 
 Reported: errors, end-to-end latency p50/p95 (send -> verified answer, queueing included), time to the triage
 badge, and the same figures for one session alone measured first in the same run (the baseline). The LLM
@@ -116,7 +116,9 @@ def main() -> int:
     from ui.backend import Backend, Settings
 
     sessions = int(os.environ.get("MEDTRIAGE_UI_LOAD_SESSIONS", "20"))
-    backend = Backend(Settings(cache=False))  # embedded llama.cpp server + default adapter, no answer cache
+    max_tokens = int(os.environ.get("MEDTRIAGE_UI_LOAD_MAX_TOKENS", "64"))
+    # the embedded llama.cpp server + default adapter, no answer cache, short answers (the queue is the subject)
+    backend = Backend(Settings(cache=False, max_tokens=max_tokens))
     if not backend.wait_ready(1800):
         print(f"the app did not start: {backend.phase} {backend.error}", file=sys.stderr)
         backend.close()
@@ -138,12 +140,13 @@ def main() -> int:
     ratio = round(rows[1]["p50_s"] / base_p50, 2) if base_p50 else None
     errors = [r.error for r in baseline + loaded if r.error]
     results = {"sessions": sessions, "rows": rows, "p50_ratio_to_baseline": ratio, "errors": errors[:10],
-               "chat_concurrency": 1, "model": status.model_id if status else None,
+               "chat_concurrency": 1, "max_tokens": max_tokens, "model": status.model_id if status else None,
                "adapter": status.adapter if status else None}
     markdown = "\n".join([
         "# UI load: concurrent chat sessions through gradio_client", "",
         f"Real app (agent team, embedded llama.cpp `{results['model']}`, adapter `{results['adapter']}`), "
-        "LLM cache off, chat answers generated one at a time (concurrency_limit=1). Latency is send -> verified "
+        f"LLM cache off, answers of at most {max_tokens} tokens generated one at a time (concurrency_limit=1). "
+        "Latency is send -> verified "
         "answer, queueing included; `triage` is send -> triage badge.", "",
         markdown_table(rows), "",
         f"p50 under load / p50 alone: {ratio}. Errors: {len(errors)}.",
