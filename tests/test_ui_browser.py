@@ -187,7 +187,8 @@ def test_bad_input_gets_a_clear_message_and_the_app_keeps_working(page, tmp_path
     page.click("#tab-settings-button")
     page.fill("#setting-url textarea, #setting-url input", "http://127.0.0.1:9/v1")
     page.click("#apply-settings")
-    page.wait_for_function("() => document.querySelector('#status-panel').innerText.includes('not reachable')")
+    page.wait_for_function("() => document.querySelector('#status-panel').innerText.includes('not reachable')"
+                           " && document.querySelector('#chat-status .mt-down')")
     shot(page, "settings_server_down")
     page.fill("#setting-url textarea, #setting-url input", "")
     page.click("#apply-settings")

@@ -204,15 +204,18 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
                            state: chat.ChatSession) -> list[str]:
             base_url = base_url.strip()
             if base_url and not base_url.startswith(("http://", "https://")):
-                return [render.notice(t("bad_url", state.lang, url=base_url)), status_html(state)]
-            try:
-                backend.apply(replace(backend.settings, base_url=base_url or None, model=model_id.strip() or None,
-                                      top_k=int(k), cache=bool(use_cache)))
-            except Exception as exc:  # noqa: BLE001  (shown to the user; the old settings stay)
-                return [render.notice(t("settings_failed", state.lang, error=str(exc))), status_html(state)]
-            return [render.ok(t("applied", state.lang)), status_html(state, refresh=True)]
+                message = render.notice(t("bad_url", state.lang, url=base_url))
+            else:
+                try:
+                    backend.apply(replace(backend.settings, base_url=base_url or None,
+                                          model=model_id.strip() or None, top_k=int(k), cache=bool(use_cache)))
+                    message = render.ok(t("applied", state.lang))
+                except Exception as exc:  # noqa: BLE001  (shown to the user; the old settings stay)
+                    message = render.notice(t("settings_failed", state.lang, error=str(exc)))
+            status = status_html(state, refresh=True)
+            return [message, status, status]
 
-        apply.click(apply_settings, [url, model, top_k, cache, session], [settings_notice, status_panel],
+        apply.click(apply_settings, [url, model, top_k, cache, session], [settings_notice, status_panel, chat_status],
                     api_name="apply_settings")
     return demo
 

@@ -137,8 +137,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "waiting": {"en": "waiting for the knowledge base…", "ko": "지식 베이스를 기다리는 중…"},
     "start_failed": {"en": "could not start: {error}", "ko": "시작하지 못했습니다: {error}"},
     "server_down": {
-        "en": "not reachable at {url}: {error}. Start it, or set another URL in Settings.",
-        "ko": "{url}에 연결할 수 없습니다: {error}. 서버를 시작하거나 설정에서 다른 URL을 지정하세요.",
+        "en": "down — {error}. Start the server, or set another URL in Settings.",
+        "ko": "사용할 수 없음 — {error}. 서버를 시작하거나 설정에서 다른 URL을 지정하세요.",
     },
 }
 
