@@ -12,7 +12,8 @@ directory in hub layout works too). Kinds and their options:
   medqa       MedQA JSONL (file, options folder or root); split=dev|test, options=4|5
   asan        ChuGyouk/Asan-AMC-Healthinfo (instruction, input, output) or a local JSONL/JSON copy
   corpus      knowledge/corpus: grounded answers with [n] citations and KO<->EN pairs; task=grounded|translate|both
-Every kind takes sample=N (a random N), limit=N (the first N), repeat=N, and seed=S (for sample and corpus).
+Every kind takes sample=N (a random N), limit=N (the first N), repeat=N, seed=S (for sample and corpus), and
+name=... / license=... (how the model card lists the source).
 
     python -m finetune.data kormedmcqa:/work/shared/data/kormedmcqa?split=train corpus:knowledge/corpus --out x.jsonl
 """

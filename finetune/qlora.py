@@ -55,6 +55,7 @@ class TrainConfig:
     lora_alpha: int = _opt(32, "LoRA alpha (scale = alpha / r)")
     lora_dropout: float = _opt(0.05, "dropout on the LoRA input")
     target_modules: list[str] = _opt([], "modules to adapt; empty = the profile's projections")
+    lora_layers: int = _opt(0, "adapt only the top N decoder layers (0: all); backward then stops below them")
     partial_layers: int = _opt(2, "method partial: number of top decoder layers to train (plus the LM head)")
     learning_rate: float = _opt(2e-4, "peak learning rate")
     lr_scheduler: str = _opt("cosine", "transformers scheduler name: cosine, linear, constant_with_warmup, ...")
@@ -109,9 +110,13 @@ def prepare_model(config: TrainConfig, profile: ModelProfile, method: Method, bf
         return model
     if method == "qlora":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    n_layers = model.config.num_hidden_layers
+    if not 0 <= config.lora_layers <= n_layers:
+        raise ValueError(f"--lora-layers must be 0..{n_layers}")
+    layers = list(range(n_layers - config.lora_layers, n_layers)) if config.lora_layers else None
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=config.target_modules or list(profile.lora_target_modules),
-                      task_type="CAUSAL_LM")
+                      layers_to_transform=layers, task_type="CAUSAL_LM")
     return get_peft_model(model, lora)
 
 

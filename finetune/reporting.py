@@ -94,7 +94,8 @@ def model_card(out_dir: Path, evaluations: Sequence[Path] = ()) -> str:
         "",
         f"- method: `{method}`" + (" (4-bit NF4 base, double quantization)" if method == "qlora" else ""),
         (f"- LoRA r={config['lora_r']}, alpha={config['lora_alpha']}, dropout={config['lora_dropout']}; "
-         f"targets: {targets}" if adapter else f"- trained: top {config['partial_layers']} layers + LM head"),
+         f"targets: {targets}; layers: {'top ' + str(config['lora_layers']) if config.get('lora_layers') else 'all'}"
+         if adapter else f"- trained: top {config['partial_layers']} layers + LM head"),
         f"- learning rate {config['learning_rate']} ({config['lr_scheduler']}, warmup {config['warmup']}), "
         f"{metrics['steps']} steps, batch {config['batch_size']} x {config['grad_accum']} accumulation"
         f" x {metrics['processes']} process(es), max length {config['max_length']}, packing {config['packing']}",

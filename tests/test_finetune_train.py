@@ -121,7 +121,7 @@ def test_two_step_qlora_run_in_a_fresh_process(tiny: Path, tmp_path: Path) -> No
     """bitsandbytes NF4 + double quant on CPU; its own process (see STACK.md: no inference before training)."""
     out = tmp_path / "qlora"
     result = _run(["--model", str(tiny), "--datasets", *DATA, "--method", "qlora", "--max-steps", "2",
-                   "--grad-accum", "1", "--output-dir", str(out), "--bf16", "false"])
+                   "--grad-accum", "1", "--output-dir", str(out), "--bf16", "false", "--gradient-checkpointing"])
     assert "qlora" in result.stdout
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA" and config["r"] == 16
@@ -133,8 +133,9 @@ def test_partial_run_trains_top_layers_only(tiny: Path, tmp_path: Path) -> None:
 
     out = tmp_path / "partial"
     assert main(["--model", str(tiny), "--datasets", *DATA, "--method", "partial", "--partial-layers", "1",
-                 "--max-steps", "2", "--output-dir", str(out)]) == 0
+                 "--max-steps", "2", "--packing", "--batch-size", "2", "--output-dir", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["rows"] < metrics["data_examples"]  # packed
     assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
     assert 0 < metrics["trainable_params"] < metrics["total_params"]
 
