@@ -50,17 +50,21 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
             "p95_ms": round(float(np.percentile(samples_ms, 95)), 2), "n": len(samples_ms)}
 
 
-def timed(call: Callable[[Any], Any], items: Sequence[Any]) -> dict[str, float]:
-    samples = []
+def timed(calls: dict[str, Callable[[Any], Any]], items: Sequence[Any]) -> dict[str, dict[str, float]]:
+    """Latency percentiles of each call over ``items``, interleaved (item by item) so that changing machine
+    load affects all of them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
     for item in items:
-        start = time.perf_counter()
-        call(item)
-        samples.append((time.perf_counter() - start) * 1000)
-    return percentiles(samples)
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call(item)
+            samples[name].append((time.perf_counter() - start) * 1000)
+    return {name: percentiles(values) for name, values in samples.items()}
 
 
 def ingest_throughput(files: int, tmp: Path) -> dict[str, Any]:
-    """Ingest ``files`` bundled files (both languages of files/2 topics) with the real pipeline."""
+    """Ingest ``files`` bundled files (both languages of files/2 topics) with the real pipeline: once with e5,
+    once from the shipped precomputed vectors (what a first build does)."""
     corpus = tmp / "corpus"
     (corpus / "en").mkdir(parents=True)
     (corpus / "ko").mkdir()
@@ -71,15 +75,21 @@ def ingest_throughput(files: int, tmp: Path) -> dict[str, Any]:
             shutil.copy(CORPUS_DIR / language / f"{topic}.md", corpus / language / f"{topic}.md")
     store = KnowledgeStore.open(tmp / "ingest-store")
     start = time.perf_counter()
-    summary = Ingestor(store, progress=False).ingest_bundled(corpus)
+    summary = Ingestor(store, progress=False).ingest_bundled(corpus, vectors_file=None)
     total = time.perf_counter() - start
     texts = store.collection.get(include=["documents"])["documents"]
     start = time.perf_counter()
     embed_passages(texts)
     embedding = time.perf_counter() - start
+    shipped = KnowledgeStore.open(tmp / "ingest-store-shipped")
+    start = time.perf_counter()
+    reused = Ingestor(shipped, progress=False).ingest_bundled(corpus)
+    reused_total = time.perf_counter() - start
     return {"files": 2 * len(topics), "chunks": summary.chunks_added, "seconds": round(total, 2),
             "chunks_per_s": round(summary.chunks_added / total, 2),
-            "embedding_share": round(min(1.0, embedding / total), 3)}
+            "embedding_share": round(min(1.0, embedding / total), 3),
+            "shipped_vectors_chunks_per_s": round(reused.chunks_added / reused_total, 1),
+            "shipped_vectors_used": reused.chunks_precomputed}
 
 
 def synthesize(source: dict[str, Any], count: int, rng: random.Random, embed: bool
@@ -146,19 +156,20 @@ def query_latency(store: KnowledgeStore, queries: list[str], rounds: int) -> dic
 
     indices = list(range(len(queries))) * rounds
     results: dict[str, Any] = {"catalog_load_s": round(catalog_seconds, 2)}
-    results["e5_query_embedding"] = timed(lambda q: embed_queries([q]), queries)
-    results["chroma_top10"] = timed(chroma(None), indices)
-    results["chroma_top10_where_language"] = timed(chroma(where_language), indices)
-    results["chroma_top10_where_language_section"] = timed(chroma(where_both), indices)
-    results["search_end_to_end"] = timed(lambda q: uncached.search(q), queries)
-    results["search_end_to_end_language"] = timed(lambda q: uncached.search(q, language="en"), queries)
+    results.update(timed({"chroma_top10": chroma(None), "chroma_top10_where_language": chroma(where_language),
+                          "chroma_top10_where_language_section": chroma(where_both)}, indices))
+    results.update(timed({"e5_query_embedding": lambda q: embed_queries([q]),
+                          "search_end_to_end": lambda q: uncached.search(q),
+                          "search_end_to_end_language": lambda q: uncached.search(q, language="en")}, queries))
     retriever = Retriever(store)
     for q in queries:  # warm the query-embedding cache: what follows is retrieval work only
         retriever.search(q)
-    results["search_cached_embedding"] = timed(lambda q: retriever.search(q), repeated)
-    results["search_cached_embedding_language"] = timed(lambda q: retriever.search(q, language="en"), repeated)
-    results["search_cached_embedding_language_section"] = timed(
-        lambda q: retriever.search(q, language="en", section="when_to_seek_care"), repeated)
+    results.update(timed({
+        "search_cached_embedding": lambda q: retriever.search(q),
+        "search_cached_embedding_language": lambda q: retriever.search(q, language="en"),
+        "search_cached_embedding_language_section": lambda q: retriever.search(q, language="en",
+                                                                              section="when_to_seek_care"),
+    }, repeated))
     return results
 
 
@@ -168,9 +179,13 @@ def render(results: dict[str, Any]) -> str:
     ratios = results["ratios"]
     return "\n".join([
         "# Retrieval benchmark", "",
+        f"Machine load (1-minute load average, start/end): {results['load_average_1m']} on "
+        f"{os.cpu_count()} CPUs; e5 timings grow with contention (about 15 ms per short query on an idle core).",
+        "",
         f"Ingestion (real pipeline: load, chunk, e5, Chroma add): {ingest['chunks']} chunks from {ingest['files']} "
         f"corpus files in {ingest['seconds']} s = **{ingest['chunks_per_s']} chunks/s**; e5 embedding is "
-        f"{ingest['embedding_share']:.0%} of the time.", "",
+        f"{ingest['embedding_share']:.0%} of the time. From the shipped precomputed vectors (a first build): "
+        f"{ingest['shipped_vectors_chunks_per_s']} chunks/s ({ingest['shipped_vectors_used']} vectors reused).", "",
         f"Store: {build['chunks']} chunks ({build['real_chunks']} bundled corpus, {build['synthetic_chunks']} "
         f"synthetic; synthetic vectors: {build['synthetic_vectors']}); Chroma add with precomputed vectors "
         f"{build['chroma_add_chunks_per_s']} chunks/s; Retriever catalog load {latency['catalog_load_s']} s.", "",
@@ -205,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(args.seed)
     queries = [q.query for q in load_queries()]
     queries = rng.sample(queries, k=min(args.queries, len(queries)))
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
         ingest = ingest_throughput(args.ingest_files, Path(tmp))
         store, build = build_store(Path(tmp) / "store", args.chunks, args.embed_synthetic, args.seed,
@@ -218,7 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "search end to end/e5 embedding alone": round(p50["search_end_to_end"] / p50["e5_query_embedding"], 2),
     }
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    results = {"settings": settings, "ingest": ingest, "store": build, "latency": latency, "ratios": ratios,
+    load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    results = {"settings": settings, "load_average_1m": load, "ingest": ingest, "store": build, "latency": latency,
+               "ratios": ratios,
                "median_query_chars": statistics.median(len(q) for q in queries)}
     write_report("retrieval", results, render(results))
     return 0

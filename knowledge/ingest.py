@@ -166,16 +166,17 @@ class Ingestor:
         files = corpus_files(corpus_dir) if files is None else files
         return f"{INDEX_VERSION}-{self.max_tokens}-{self.overlap}-{corpus_fingerprint(files)}"
 
-    def ingest_bundled(self, corpus_dir: Path = CORPUS_DIR, vectors_file: Path = BUNDLED_VECTORS) -> IngestSummary:
+    def ingest_bundled(self, corpus_dir: Path = CORPUS_DIR, vectors_file: Path | None = BUNDLED_VECTORS
+                       ) -> IngestSummary:
         """Ingest the valid files of the bundled corpus (files with format errors are reported and left
         as they were), remove chunks of corpus files that were deleted, and record the corpus fingerprint.
 
         The fingerprint is taken before the files are read: a file that changes meanwhile makes the next
         ``bundled_is_current`` false instead of being silently missed. Chunks found in ``vectors_file``
-        (shipped precomputed vectors) are not embedded again.
+        (shipped precomputed vectors; None: embed everything) are not embedded again.
         """
         summary = IngestSummary()
-        self.precomputed = load_vectors(vectors_file)
+        self.precomputed = load_vectors(vectors_file) if vectors_file else {}
         files = corpus_files(corpus_dir)
         fingerprint = self.bundled_fingerprint(corpus_dir, files)
         topics = load_topics(corpus_dir / "topics.yaml")

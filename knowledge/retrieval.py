@@ -47,7 +47,7 @@ SECOND_CHUNK_WEIGHT = 0.5
 DENSE_POOL = 100
 LEXICAL_POOL = 100
 TOP_TOPIC_PASSAGES = 2
-MAX_TOPICS_PER_K = 3  # with filters, look for passages in at most 3k topics
+MAX_TOPICS_PER_K = 3  # look for passages in at most 3k topics (filters can leave topics without any)
 QUERY_CACHE_SIZE = 256  # query embeddings kept (the agents often search the same text twice)
 MAX_QUERY_TOKENS = 256  # ~0.3 s of e5 on one core; longer queries are cut with a notice
 _PAGE = 5000
@@ -116,7 +116,8 @@ def ensure_default_collection(path: Path | None = None, host: str | None = None,
                               name: str = DEFAULT_COLLECTION, progress: bool = False,
                               corpus_dir: Path = CORPUS_DIR) -> KnowledgeStore:
     """Open the knowledge collection, building or updating the bundled corpus in it first when the store
-    does not hold the corpus as it is on disk (first use: a few minutes of embedding on one core)."""
+    does not hold the corpus as it is on disk. With the shipped vectors (knowledge/corpus_vectors.npz) a first
+    build takes under a minute; chunks changed since those vectors were saved are embedded (~0.1 s each)."""
     store = KnowledgeStore.open(path, host, port, name)
     ingestor = Ingestor(store, progress=progress)
     if not ingestor.bundled_is_current(corpus_dir):
@@ -143,11 +144,10 @@ class _Catalog:
             vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
         self.embeddings = np.concatenate(vectors) if vectors else np.empty((0, 0), dtype=np.float32)
         self.row = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
-        self.topic_rows: dict[str, np.ndarray] = {}
         grouped: dict[str, list[int]] = defaultdict(list)
         for i, metadata in enumerate(self.metadatas):
             grouped[metadata["topic_id"]].append(i)
-        self.topic_rows = {topic: np.array(rows) for topic, rows in grouped.items()}
+        self.topic_rows: dict[str, np.ndarray] = {topic: np.array(rows) for topic, rows in grouped.items()}
         texts = [f"{m.get('title', '')} {d}" for m, d in zip(self.metadatas, self.documents, strict=True)]
         self.lexical = LexicalIndex(texts)
 
@@ -190,6 +190,7 @@ class Retriever:
         return set(self._current_catalog().topic_rows)
 
     def chunk_count(self) -> int:
+        """Chunks in the collection (as of the last catalog load)."""
         return len(self._current_catalog().ids)
 
     def search(self, query: str, k: int = 5, language: str | None = None, section: str | None = None

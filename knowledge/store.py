@@ -7,6 +7,7 @@ MiniLM, which would try to download a model), and ``knowledge.embeddings`` is im
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,13 +18,17 @@ import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings
 from chromadb.errors import ChromaError, NotFoundError
 
 from knowledge.embeddings import E5EmbeddingFunction
 from medtriage.paths import data_dir
 
+log = logging.getLogger(__name__)
+
 DEFAULT_COLLECTION = "medtriage-knowledge"
 DEFAULT_PORT = 8000
+_SETTINGS = Settings(anonymized_telemetry=False)  # offline app: nothing leaves the machine
 # What can go wrong talking to Chroma: server down or gone (httpx), server-side errors (ChromaError),
 # and the client's own "Could not connect" ValueError.
 STORE_ERRORS = (httpx.HTTPError, ConnectionError, ChromaError, ValueError)
@@ -39,7 +44,7 @@ def open_client(path: Path | None = None, host: str | None = None, port: int | N
     if host or port:
         host, port = host or "127.0.0.1", port or DEFAULT_PORT
         try:
-            client = chromadb.HttpClient(host=host, port=port)
+            client = chromadb.HttpClient(host=host, port=port, settings=_SETTINGS)
             client.heartbeat()
         except STORE_ERRORS as exc:
             raise StoreError(
@@ -49,7 +54,7 @@ def open_client(path: Path | None = None, host: str | None = None, port: int | N
         return client
     location = Path(path) if path else data_dir("chroma")
     try:
-        return chromadb.PersistentClient(path=str(location))
+        return chromadb.PersistentClient(path=str(location), settings=_SETTINGS)
     except STORE_ERRORS as exc:
         raise StoreError(f"cannot open the Chroma store at {location}: {exc}") from None
 
@@ -127,7 +132,11 @@ class KnowledgeStore:
         try:
             yield tx
         except BaseException:
-            tx.rollback()
+            try:
+                tx.rollback()
+            except STORE_ERRORS as exc:  # the store itself failed: say so, but keep the original error
+                log.error("could not roll back %d chunks (%s); re-run the ingestion to complete them",
+                          len(tx.added), exc)
             raise
 
 
