@@ -123,7 +123,8 @@ class AnswererAgent(StageAgent):
                 if isinstance(item, CreateResult):
                     usage = item.usage
                     draft = draft.model_copy(update={"cached": item.cached, "prompt_tokens": usage.prompt_tokens,
-                                                     "completion_tokens": usage.completion_tokens})
+                                                     "completion_tokens": usage.completion_tokens,
+                                                     "truncated": item.finish_reason == "length"})
                     if not chunks and isinstance(item.content, str) and item.content:
                         chunks.append(item.content)
                         yield ModelClientStreamingChunkEvent(content=item.content, source=self.name)

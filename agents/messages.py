@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 Level = Literal["emergency", "urgent", "routine", "self_care"]
 LEVELS: tuple[Level, ...] = ("self_care", "routine", "urgent", "emergency")  # lowest to highest
 AnswerLanguage = Literal["ko", "en"]
-Verdict = Literal["supported", "unsupported", "contradicts_level", "wrong_language", "duplicate", "echo"]
+Verdict = Literal["supported", "unsupported", "contradicts_level", "wrong_language", "duplicate", "echo", "incomplete"]
 
 LEVEL_LABELS: dict[str, dict[str, str]] = {
     "en": {"emergency": "Emergency", "urgent": "Urgent", "routine": "Routine", "self_care": "Self-care"},
@@ -121,6 +121,7 @@ class DraftAnswer(BaseModel):
     model_id: str | None = None
     adapter: str | None = None
     cached: bool = False
+    truncated: bool = Field(False, description="stopped by max_tokens")
     error: str | None = None
     skipped: str | None = Field(None, description="why the model was not asked (e.g. no passages)")
     prompt_tokens: int = 0

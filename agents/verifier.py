@@ -173,8 +173,9 @@ class Verifier:
         self.min_supported_share = min_supported_share
 
     def judge(self, draft: str, question: str, sources: Sequence[Source], level: str,
-              language: AnswerLanguage) -> tuple[list[SentenceVerdict], list[str]]:
-        """Verdicts for every draft sentence and the kept sentences (with valid citations)."""
+              language: AnswerLanguage, truncated: bool = False) -> tuple[list[SentenceVerdict], list[str]]:
+        """Verdicts for every draft sentence and the kept sentences (with valid citations). ``truncated``: the
+        model hit max_tokens, so a last sentence without final punctuation is incomplete."""
         sentences = split_sentences(clean_draft(draft))
         keys, texts = [s.citation_id for s in sources], [s.text for s in sources]
         scores = self.scorer.scores(sentences, keys, texts)
@@ -184,7 +185,9 @@ class Verifier:
             score = float(scores[i, best]) if best >= 0 else 0.0
             cited = [n for n in citations(sentence) if 1 <= n <= len(sources)]
             norm = strip_citations(sentence).casefold()
-            if norm in seen:
+            if truncated and i == len(sentences) - 1 and not re.search(r"[.!?。]\s*(?:\[[\d,\s-]+\])?$", sentence):
+                verdict = "incomplete"
+            elif norm in seen:
                 verdict = "duplicate"
             elif is_echo(sentence, question):
                 verdict = "echo"
@@ -237,8 +240,9 @@ class Verifier:
             notes.append(NOTES["model_error"][language].format(error=draft.error))
             body = self.templated(request.question, sources, language)
         else:
-            verdicts, kept = self.judge(draft.text, request.question, sources, triage.level, language)
-            counted = [v for v in verdicts if v.verdict != "duplicate"]
+            verdicts, kept = self.judge(draft.text, request.question, sources, triage.level, language,
+                                        draft.truncated)
+            counted = [v for v in verdicts if v.verdict not in ("duplicate", "incomplete")]
             supported = sum(v.verdict == "supported" for v in counted)
             if not supported or supported / len(counted) < self.min_supported_share:
                 fallback_reason = f"{supported} of {len(counted)} draft sentences supported"

@@ -108,3 +108,11 @@ def test_agent_runs_on_the_team_messages() -> None:
     messages = structured(task, request, retrieval, triage, draft("Most sore throats get better within a week [3]."))
     content, _ = asyncio.run(run_agent(VerifierAgent(VERIFIER), messages))
     assert isinstance(content, FinalAnswer) and content.level == "self_care" and not content.fallback
+
+
+def test_an_unfinished_last_sentence_is_dropped_when_the_model_hit_max_tokens() -> None:
+    _, request, retrieval, triage = turn_inputs("My face is drooping", triage_level="emergency")
+    final = VERIFIER.verify(request, retrieval, triage, draft(
+        "A stroke is a medical emergency [2]. Signs of a stroke come on suddenly: the face", truncated=True))
+    assert [v.verdict for v in final.verdicts] == ["supported", "incomplete"] and not final.fallback
+    assert "the face" not in final.body
