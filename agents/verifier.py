@@ -42,7 +42,7 @@ MIN_SUPPORTED_SHARE = 0.5  # of the draft's (non-duplicate) sentences, else the 
 FALLBACK_SENTENCES = 3
 MAX_PER_SOURCE = 2
 ECHO_RATIO = 0.8  # character similarity to the question above which a sentence is an echo
-SELF_HARM = re.compile(r"suicid|self[_-]?harm|자살|자해", re.IGNORECASE)
+SELF_HARM = re.compile(r"suicid|self[_-]?(?:harm|injur)|자살|자해", re.IGNORECASE)  # red-flag ids
 SELF_HARM_TOPICS = {"self-harm", "suicidal-crisis"}
 PROMPT_LABELS = re.compile(r"^(?:passages|triage level|question|참고 자료|응급도|질문)\s*:", re.IGNORECASE)
 
