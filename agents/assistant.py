@@ -44,7 +44,7 @@ from agents.retriever_agent import DEFAULT_TOP_K, PassageSearch
 from agents.team import STAGES, TeamParts, build_team
 from agents.transcript import TranscriptWriter, default_transcript_dir
 from agents.translator import translate_turn
-from agents.triage_agent import TriageAgent, TriageFn
+from agents.triage_agent import TriageAgent, TriageFn, default_triage
 from agents.verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,19 @@ class TriageAssistant:
             self._cache = open_llm_cache(self.settings.cache_dir)
         if self._client_factory is None and self.base_url is None and self._server is None:
             self._start_embedded()
+        self._warm_up()
         return self
+
+    def _warm_up(self) -> None:
+        """Open the knowledge base and load the embedding and triage models now, not in the first turn."""
+        try:
+            self.retriever().search("warm-up", k=1)
+        except Exception as exc:  # reported by status() and by each turn's retrieval
+            log.warning("knowledge base not available: %s", exc)
+        try:
+            (self.parts.triage_fn or default_triage())("warm-up")
+        except Exception as exc:  # each turn reports it again (and is treated as urgent)
+            log.warning("triage not available: %s: %s", type(exc).__name__, exc)
 
     def _start_embedded(self) -> None:
         from finetune.adapters import default_adapter
@@ -295,7 +307,7 @@ class Conversation:
                     if (event := self._event(item.source, item.content, turn.turn)) is not None:
                         yield event
         except Exception as exc:  # a bug in an agent must not cost the patient the triage and safety lines
-            log.exception("agent team failed")
+            log.error("agent team failed: %s: %s", type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             self._record("error", turn=turn.turn, error=f"{type(exc).__name__}: {exc}")
             failure = exc
         finally:

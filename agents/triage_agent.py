@@ -109,7 +109,7 @@ class TriageAgent(StageAgent):
             found: Level = decision.level
             flags = [RedFlagInfo(id=f.id, level=f.level, explanation=f.explanation) for f in decision.red_flags]
         except Exception as exc:  # triage must never take the turn down: assume urgent
-            log.exception("triage failed")
+            log.warning("triage failed: %s: %s", type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             level = LEVELS[max(level_rank(floor), level_rank("urgent"))]
             return TriageOutcome(level=level, level_label=level_label(level, language), confidence=0.0,
                                  red_flags=list(turn.earlier_red_flags), action=FAILED_ACTION[language],

@@ -41,6 +41,8 @@ from finetune.prompts import NO_ANSWER
 MIN_SUPPORTED_SHARE = 0.5  # of the draft's (non-duplicate) sentences, else the templated answer
 FALLBACK_SENTENCES = 3
 MAX_PER_SOURCE = 2
+MIN_FALLBACK_CHARS, MAX_FALLBACK_CHARS = 12, 300
+COMPLETE = re.compile(r"[.!?。][\"')\]]*$")  # a real sentence, not a list item (chunks join list items with spaces)
 ECHO_RATIO = 0.8  # character similarity to the question above which a sentence is an echo
 SELF_HARM = re.compile(r"suicid|self[_-]?(?:harm|injur)|자살|자해", re.IGNORECASE)  # red-flag ids
 SELF_HARM_TOPICS = {"self-harm", "suicidal-crisis"}
@@ -207,9 +209,11 @@ class Verifier:
     def templated(self, question: str, sources: Sequence[Source], language: AnswerLanguage) -> str:
         """An extractive answer: the passage sentences closest to the question, each cited."""
         candidates = [(s.n, j, sentence) for s in sources for j, sentence in enumerate(split_sentences(s.text))
-                      if len(sentence) >= 12 and not sentence.rstrip().endswith(":")]
-        if not candidates:
-            candidates = [(s.n, 0, " ".join(s.text.split())) for s in sources]
+                      if MIN_FALLBACK_CHARS <= len(sentence) <= MAX_FALLBACK_CHARS and COMPLETE.search(sentence)]
+        if not candidates:  # only list fragments: show the best passage's start
+            text = " ".join(sources[0].text.split())
+            cut = text if len(text) <= MAX_FALLBACK_CHARS else text[:MAX_FALLBACK_CHARS].rsplit(" ", 1)[0] + " …"
+            candidates = [(sources[0].n, 0, cut)]
         keys = [f"{sources[n - 1].citation_id}#s{j}" for n, j, _ in candidates]
         ranking = np.argsort(-self.scorer.cosines([question], keys, [c[2] for c in candidates])[0])
         chosen: list[tuple[int, int, str]] = []
