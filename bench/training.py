@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXAMPLES = 48
+EXAMPLES = 24
 BATCH = 4
-DATA = ["corpus:knowledge/corpus?task=grounded&sample=32&seed=7", "corpus:knowledge/corpus?task=translate&sample=8",
-        "jsonl:finetune/recipes/data/medtriage-chat.jsonl?sample=8"]
+DATA = ["corpus:knowledge/corpus?task=grounded&sample=16&seed=7", "corpus:knowledge/corpus?task=translate&sample=4",
+        "jsonl:finetune/recipes/data/medtriage-chat.jsonl?sample=4"]
 VARIANTS = ("finetune.qlora", "Trainer fp32", "Trainer bf16")
 
 

@@ -142,15 +142,16 @@ def _llamacpp_answers(config: BehaviourConfig, conversations: Sequence[list[dict
     return answers
 
 
-def run(config: BehaviourConfig) -> dict[str, Any]:
+def run(config: BehaviourConfig, cases: Sequence[Case] = CASES) -> dict[str, Any]:
+    """Answer every case and check the answers; rates are the share of answers passing each check."""
     from finetune.data import read_corpus_chunks
 
     corpus = read_corpus_chunks()
-    built = [case_messages(case, corpus) for case in CASES]
+    built = [case_messages(case, corpus) for case in cases]
     generate = _llamacpp_answers if config.engine == "llamacpp" else _transformers_answers
     answers = generate(config, [messages for messages, _ in built])
     rows = []
-    for case, (_, n), (answer, stopped) in zip(CASES, built, answers, strict=True):
+    for case, (_, n), (answer, stopped) in zip(cases, built, answers, strict=True):
         rows.append({"language": case.language, "kind": case.kind, "question": case.question, "answer": answer,
                      **check(answer, stopped, case, n)})
     rates = {key: sum(r[key] for r in rows) / len(rows) for key in ("stopped", "language", "citations")}

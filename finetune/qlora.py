@@ -76,6 +76,8 @@ class TrainConfig:
     save_steps: int = _opt(0, "write a resumable checkpoint every N steps (0: none; deleted after a full run)")
     resume: bool = _opt(False, "resume from the newest checkpoint in output_dir/checkpoints")
     adapter_dtype: Literal["bf16", "fp32"] = _opt("bf16", "dtype of the saved adapter weights")
+    save_tokenizer: bool = _opt(True, "save the tokenizer files (off: only chat_template.jinja, e.g. for an adapter "
+                                "committed to git; the base model's tokenizer is then used)")
     merge: bool = _opt(False, "also write the base model with the adapter merged in (output_dir/merged)")
     push_to_hub: str = _opt("", "hub repo ID to upload output_dir to (off unless given; needs a token)")
     export_gguf: bool = _opt(False, "also write adapter.gguf for llama.cpp (finetune.lora_gguf)")
@@ -247,7 +249,10 @@ def save_outputs(config: TrainConfig, trainer: Any, tokenizer: Any, profile: Mod
                 param.data = param.data.to(torch.bfloat16)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.chat_template = load_chat_template(profile, serving=True)
-    tokenizer.save_pretrained(out)
+    if config.save_tokenizer:
+        tokenizer.save_pretrained(out)
+    else:
+        (out / "chat_template.jinja").write_text(tokenizer.chat_template, encoding="utf-8")
     resolved = dataclasses.replace(config, method=method, bf16=str(metrics["bf16"]).lower(),
                                    datasets=[str(Source.parse(s)) for s in config.datasets])
     dump_config(resolved, out / "config.yaml")
@@ -259,14 +264,12 @@ def save_outputs(config: TrainConfig, trainer: Any, tokenizer: Any, profile: Mod
 
 def merge_adapter(out: Path, profile: ModelProfile) -> Path:
     """Base model (bf16) with the adapter merged in, saved to out/merged with the tokenizer."""
-    from transformers import AutoTokenizer
-
-    from finetune.modeling import load_for_inference
+    from finetune.modeling import load_for_inference, load_tokenizer
 
     merged = load_for_inference(profile, out, bf16=True).merge_and_unload()
     target = out / "merged"
     merged.save_pretrained(target, safe_serialization=True)
-    AutoTokenizer.from_pretrained(out).save_pretrained(target)
+    load_tokenizer(profile, training=False).save_pretrained(target)
     return target
 
 

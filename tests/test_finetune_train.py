@@ -89,7 +89,7 @@ def test_two_step_lora_run_saves_and_reloads(tiny: Path, tmp_path: Path) -> None
     config = tmp_path / "run.yaml"
     config.write_text(f"model: {tiny}\ndatasets: {json.dumps(DATA)}\nmethod: lora\nmax_steps: 5\n"
                       "lr_scheduler: constant\ngrad_accum: 2\nmax_length: 512\nlearning_rate: 0.01\n"
-                      "eval_split: 0.2\nlogging_steps: 1\n")
+                      "eval_split: 0.2\nlogging_steps: 1\nlora_layers: 1\n")
     assert main(["--config", str(config), "--output-dir", str(out), "--max-steps", "2", "--merge"]) == 0
     for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "chat_template.jinja",
                  "config.yaml", "metrics.json", "loss_curve.png", "README.md", "merged/model.safetensors"):
@@ -106,6 +106,7 @@ def test_two_step_lora_run_saves_and_reloads(tiny: Path, tmp_path: Path) -> None
     weights = load_file(out / "adapter_model.safetensors")
     assert all(t.dtype == torch.bfloat16 for t in weights.values())
     assert any(k.endswith("lora_B.weight") and t.abs().sum() > 0 for k, t in weights.items())  # it trained
+    assert all(".layers.1." in k for k in weights)  # lora_layers: 1 adapts only the top layer
 
     profile = resolve_profile(str(tiny))
     ids = torch.tensor([[2, 10, 20, 30]])
