@@ -60,8 +60,18 @@ def test_banner_only_for_emergencies_and_adds_the_crisis_line_for_self_harm() ->
     assert render.banner(None, "en") == "" and render.banner(triage("urgent"), "en") == ""
     emergency = render.banner(triage("emergency", "stroke"), "ko")
     assert "119" in emergency and "109" not in emergency
-    crisis = render.banner(triage("urgent", "self-harm-intent"), "en")
+    crisis = render.banner(triage("urgent", "suicidal_thoughts"), "en", crisis=True)
     assert "119" in crisis and "109" in crisis
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("My husband suddenly has slurred speech and his face droops on one side.", "119"),
+    ("I want to kill myself tonight, I have the pills ready.", "109"),
+    ("I have a mild headache.", None),
+])
+def test_early_banner_from_the_message_alone(text: str, expected: str | None) -> None:
+    banner = chat.early_banner(text, "en")
+    assert banner is None if expected is None else expected in banner
 
 
 def test_sources_expand_with_citation_ids_and_trace_lists_agents() -> None:

@@ -29,7 +29,8 @@ class FakeConversation:
         lang = "ko" if any("\uac00" <= ch <= "\ud7a3" for ch in text) else "en"
         yield _event("language", "translator", 1.0, language=lang, answer_language=lang, supported=True,
                      notices=[])
-        source = SimpleNamespace(n=1, citation_id=f"{lang}/stroke#symptoms", title="Stroke", section="Symptoms",
+        source = SimpleNamespace(n=1, citation_id=f"stroke/{lang}/symptoms#1", title="Stroke", section="Symptoms",
+                                 topic_id="stroke",
                                  score=0.93, text="Face drooping, arm weakness, speech problems: call 119.")
         yield _event("retrieval", "retriever", 20.0, sources=[source], no_answer=False, error=None)
         emergency = any(word in text.lower() for word in STROKE_WORDS)

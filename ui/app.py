@@ -143,9 +143,10 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
         # -- chat ------------------------------------------------------------------------------------------
         def accept(text: str, state: chat.ChatSession, choice: str) -> list[Any]:
             problem = chat.accept(state, text, choice)
+            early = None if problem else chat.early_banner(state.pending or "", state.lang)
             status = status_html(state)
-            return [list(state.messages), text if problem else "", render.notice(problem), state, status, status,
-                    *labels.updates(state.lang)]
+            return [list(state.messages), text if problem else "", render.notice(problem), early or gr.skip(),
+                    state, status, status, *labels.updates(state.lang)]
 
         async def answer(state: chat.ChatSession) -> Any:
             async for view in chat.stream(backend, state):
@@ -157,7 +158,7 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
 
         accepted = [message.submit, send.click]
         step = gr.on(accepted, accept, [message, session, language],
-                     [chatbot, message, notice, session, chat_status, status_panel, *labels.components],
+                     [chatbot, message, notice, banner, session, chat_status, status_panel, *labels.components],
                      api_name="accept")
         step.then(answer, session, [chatbot, banner, badge, sources, trace, notice, session, download],
                   api_name="answer", concurrency_limit=chat_concurrency, concurrency_id="model")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.language import detect_language
+from agents.verifier import self_harm
 from ui import render
 from ui.backend import Backend, NotReady
 from ui.i18n import t, ui_language
@@ -61,7 +62,8 @@ class TurnView:
     def html(self) -> tuple[str, str, str, str, str]:
         """Banner, badge, sources, trace and notice HTML."""
         done = self.final is not None
-        return (render.banner(self.triage, self.lang), render.badge(self.triage, self.lang),
+        crisis = self.triage is not None and self_harm(self.triage, self.retrieval.sources if self.retrieval else [])
+        return (render.banner(self.triage, self.lang, crisis), render.badge(self.triage, self.lang),
                 render.sources(self.retrieval, self.lang), render.trace(self.stages, self.lang, done),
                 render.notice(" ".join(self.notices)))
 
@@ -135,6 +137,18 @@ def accept(session: ChatSession, message: str, choice: str) -> str:
     session.pending = text
     session.messages.append({"role": "user", "content": text})
     return ""
+
+
+def early_banner(text: str, lang: str) -> str | None:
+    """The emergency banner from the message alone (``agents.triage``, rules and a small classifier, no LLM),
+    shown at once while the question waits for the model; None when it does not apply (or triage fails)."""
+    try:
+        from agents.triage import triage
+
+        decision = triage(text)
+    except Exception:  # noqa: BLE001  (the team's own triage still runs; this is only a head start)
+        return None
+    return render.banner(decision, lang, self_harm(decision, [])) or None
 
 
 async def stream(backend: Backend, session: ChatSession) -> AsyncIterator[TurnView]:

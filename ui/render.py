@@ -3,7 +3,6 @@ the per-agent trace. Events are read by attribute (``agents.assistant``'s pydant
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 from ui.i18n import t
 
 LEVEL_COLOURS = {"emergency": "#c62828", "urgent": "#ef6c00", "routine": "#1565c0", "self_care": "#2e7d32"}
-CRISIS_FLAG = re.compile(r"self[-_ ]?harm|suicid", re.IGNORECASE)
 
 CSS = "".join(f".mt-level-{level} {{ background: {colour}; }}\n" for level, colour in LEVEL_COLOURS.items()) + """
 .mt-badge { display: inline-block; padding: 0.35em 0.9em; border-radius: 999px; color: #fff; font-weight: 700; }
@@ -52,11 +50,6 @@ def ok(text: str) -> str:
     return f'<p class="mt-ok" role="status">{escape(text)}</p>'
 
 
-def is_crisis(triage: Any) -> bool:
-    """Whether a red flag is about self-harm (the banner then adds the crisis line, 109)."""
-    return any(CRISIS_FLAG.search(flag.id) for flag in triage.red_flags)
-
-
 def badge(triage: Any | None, lang: str) -> str:
     """The triage level as a pill coloured by level, the recommended action and the matched red flags."""
     if triage is None:
@@ -72,11 +65,11 @@ def badge(triage: Any | None, lang: str) -> str:
     return "".join(parts)
 
 
-def banner(triage: Any | None, lang: str) -> str:
-    """The emergency banner (call 119; crisis line 109 for self-harm); empty unless it applies."""
+def banner(triage: Any | None, lang: str, crisis: bool = False) -> str:
+    """The emergency banner (call 119; with ``crisis``, i.e. self-harm, also the crisis line 109); empty unless
+    the level is emergency or ``crisis``."""
     if triage is None:
         return ""
-    crisis = is_crisis(triage)
     if triage.level != "emergency" and not crisis:
         return ""
     lines = [t("banner_emergency", lang)] + ([t("banner_crisis", lang)] if crisis else [])
