@@ -84,7 +84,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents.triage.train import REPORT_DIR
+    from agents.triage.train import REPORT_DIR, TARGET_RECALL
 
     parser = argparse.ArgumentParser(
         prog="python -m agents.triage", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--target-recall",
         type=float,
-        default=0.95,
-        help="share of emergencies the classifier alone must escalate on out-of-fold predictions; "
-        "sets the emergency-probability threshold (default 0.95)",
+        default=TARGET_RECALL,
+        help="share of emergencies the classifier must escalate with no rule firing (rule-blind out-of-fold "
+        f"predictions); sets the emergency-probability threshold (default {TARGET_RECALL})",
     )
     evaluate = sub.add_parser("eval", help="score dev and challenge sets; write JSON, Markdown and confusion PNGs")
     evaluate.add_argument("--out", default=str(REPORT_DIR), help=f"report directory (default {REPORT_DIR})")

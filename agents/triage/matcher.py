@@ -120,14 +120,34 @@ def expand_pattern(pattern: str, language: str, macros: dict[str, str] | None = 
     for name, value in (macros or {}).items():
         pattern = pattern.replace("{" + name + "}", value)
     if language == "ko":
-        pattern = pattern.replace(" ", r"\s*").replace("{p}", KO_PARTICLE)
+        pattern = _replace_spaces(pattern, r"\s*").replace("{p}", KO_PARTICLE)
         return re.sub(r"\{gap\}", lambda _: f"(?P<gap{next(_GAP_IDS)}>{KO_GAP.format()})", pattern)
-    pattern = pattern.replace(" ", EN_SPACE)
+    pattern = _replace_spaces(pattern, EN_SPACE)
     pattern = re.sub(r"\{gap\}", lambda _: f"(?P<gap{next(_GAP_IDS)}>{EN_GAP.format()})", pattern)
     return rf"(?<![a-z])(?:{pattern})(?![a-z])"
 
 
 _GAP_IDS = itertools.count()  # {gap} group names must be unique within one alternation
+
+
+def _replace_spaces(pattern: str, replacement: str) -> str:
+    """Replace literal spaces outside character classes ("shoulder[- ]tip" keeps its class intact)."""
+    out: list[str] = []
+    in_class = escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        elif char == " " and not in_class:
+            out.append(replacement)
+            continue
+        out.append(char)
+    return "".join(out)
 
 
 def compile_patterns(patterns: list[str], language: str, macros: dict[str, str] | None = None) -> re.Pattern[str]:

@@ -82,10 +82,22 @@ class TriageModel:
             )
 
 
+def without_rules(symbolic: np.ndarray, names: list[str]) -> np.ndarray:
+    """A copy of the symbolic block with the ``rule:*`` features cleared (as if no red-flag rule had fired)."""
+    blind = symbolic.copy()
+    blind[:, [i for i, name in enumerate(names) if name.startswith("rule:")]] = 0.0
+    return blind
+
+
 def fit(
     embeddings: np.ndarray, symbolic: np.ndarray, labels: np.ndarray, names: list[str], c: float = DEFAULT_C
 ) -> TriageModel:
-    """Fit the classifier (labels are indices into ``LEVELS``); the threshold is set by the caller."""
+    """Fit the classifier (labels are indices into ``LEVELS``); the threshold is set by the caller.
+
+    Rule dropout: every case is seen twice, with and without its ``rule:*`` features, so the classifier also
+    learns to recognise emergencies from the concepts and the text when no rule fires (unseen conditions).
+    Without it the classifier copies the rules and adds no safety net.
+    """
     from sklearn.linear_model import LogisticRegression
 
     mean = embeddings.mean(axis=0)
@@ -94,6 +106,8 @@ def fit(
     if sorted(set(labels.tolist())) != list(range(len(LEVELS))):
         raise ValueError("training data must contain every triage level")
     clf = LogisticRegression(C=c, max_iter=5000)
-    clf.fit(model.design(embeddings, symbolic), labels)
+    design = model.design(embeddings, symbolic)
+    blind = model.design(embeddings, without_rules(symbolic, names))
+    clf.fit(np.vstack([design, blind]), np.concatenate([labels, labels]))
     model.coef, model.intercept = clf.coef_, clf.intercept_
     return model
