@@ -207,9 +207,15 @@ class Verifier:
         return verdicts, kept
 
     def templated(self, question: str, sources: Sequence[Source], language: AnswerLanguage) -> str:
-        """An extractive answer: the passage sentences closest to the question, each cited."""
-        candidates = [(s.n, j, sentence) for s in sources for j, sentence in enumerate(split_sentences(s.text))
-                      if MIN_FALLBACK_CHARS <= len(sentence) <= MAX_FALLBACK_CHARS and COMPLETE.search(sentence)]
+        """An extractive answer: the passage sentences closest to the question, each cited. Sentences come from
+        the best-ranked topic, and from the next topics only while there are too few."""
+        candidates: list[tuple[int, int, str]] = []
+        for topic in dict.fromkeys(s.topic_id for s in sources):
+            if len(candidates) >= FALLBACK_SENTENCES:
+                break
+            candidates += [(s.n, j, sentence) for s in sources if s.topic_id == topic
+                           for j, sentence in enumerate(split_sentences(s.text))
+                           if MIN_FALLBACK_CHARS <= len(sentence) <= MAX_FALLBACK_CHARS and COMPLETE.search(sentence)]
         if not candidates:  # only list fragments: show the best passage's start
             text = " ".join(sources[0].text.split())
             cut = text if len(text) <= MAX_FALLBACK_CHARS else text[:MAX_FALLBACK_CHARS].rsplit(" ", 1)[0] + " …"

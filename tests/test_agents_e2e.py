@@ -26,6 +26,8 @@ MAX_TOKENS = 48  # short answers keep the suite fast; the verifier drops an unfi
 def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
     """A real Chroma store with a few topics of the bundled corpus (both languages)."""
     root = tmp_path_factory.mktemp("knowledge")
+    (root / "corpus").mkdir()
+    shutil.copy(CORPUS_DIR / "topics.yaml", root / "corpus")
     for language in ("en", "ko"):
         (root / "corpus" / language).mkdir(parents=True)
         for topic in TOPICS:
@@ -66,7 +68,7 @@ def test_english_self_care_question(llamacpp_server: ModelServer, retriever: Ret
     assistant = _assistant(llamacpp_server.base_url, None, retriever, tmp_path)
     answer = assistant.conversation().ask("I have had a mild sore throat for two days. What can I do at home?")
     assert answer.level == "self_care" and not answer.text.startswith(EMERGENCY_LINE["en"])
-    assert answer.sources[0].topic_id == "sore-throat"
+    assert {s.topic_id for s in answer.sources} & {"sore-throat", "common-cold"}
     _check_cited_answer(answer, "en")
     _check_transcript(answer)
 
