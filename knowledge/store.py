@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "medtriage-knowledge"
 DEFAULT_PORT = 8000
-_SETTINGS = Settings(anonymized_telemetry=False)  # offline app: nothing leaves the machine
 # What can go wrong talking to Chroma: server down or gone (httpx), server-side errors (ChromaError),
 # and the client's own "Could not connect" ValueError.
 STORE_ERRORS = (httpx.HTTPError, ConnectionError, ChromaError, ValueError)
@@ -38,13 +37,18 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used; the message says which store and what to do."""
 
 
+def _settings() -> Settings:
+    """Fresh client settings each time (clients modify the object they get): telemetry off, the app is offline."""
+    return Settings(anonymized_telemetry=False)
+
+
 def open_client(path: Path | None = None, host: str | None = None, port: int | None = None) -> ClientAPI:
     """A Chroma server client when ``host`` or ``port`` is given, else an embedded store at ``path``
     (default ``medtriage.paths.data_dir("chroma")``)."""
     if host or port:
         host, port = host or "127.0.0.1", port or DEFAULT_PORT
         try:
-            client = chromadb.HttpClient(host=host, port=port, settings=_SETTINGS)
+            client = chromadb.HttpClient(host=host, port=port, settings=_settings())
             client.heartbeat()
         except STORE_ERRORS as exc:
             raise StoreError(
@@ -54,7 +58,7 @@ def open_client(path: Path | None = None, host: str | None = None, port: int | N
         return client
     location = Path(path) if path else data_dir("chroma")
     try:
-        return chromadb.PersistentClient(path=str(location), settings=_SETTINGS)
+        return chromadb.PersistentClient(path=str(location), settings=_settings())
     except STORE_ERRORS as exc:
         raise StoreError(f"cannot open the Chroma store at {location}: {exc}") from None
 
