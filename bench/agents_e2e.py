@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -107,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", help="model id on --base-url (default: the first listed)")
     parser.add_argument("--chroma-path", type=Path, help="knowledge store (default: the app's, built on first use)")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-agents-") as tmp:
         settings = AssistantSettings(base_url=args.base_url, model=args.model, cache=True,
                                      cache_dir=Path(tmp) / "cache", transcript_dir=Path(tmp) / "transcripts",
@@ -130,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {
         "model": {"base_url": status.base_url, "model_id": status.model_id, "adapter": status.adapter},
         "documents": status.documents, "questions": len(QUESTIONS), "startup_s": round(startup_s, 2),
-        "warmup_s": round(warmup_s, 2), "first_pass": first, "cache_pass": second,
+        "warmup_s": round(warmup_s, 2), "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "first_pass": first, "cache_pass": second,
         "cache_total_p50_ratio": round(ratio, 3), "cache_answerer_p50_ratio": round(answerer_ratio, 3),
         "targets": {"total_p50_le_6s": first["stages"]["total"]["p50_ms"] <= 6000,
                     "triage_p50_le_100ms": first["stages"]["triage"]["p50_ms"] <= 100},
@@ -144,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"Model: `{status.model_id}` (adapter: {status.adapter or 'none: base model'}) at {status.base_url}; "
         f"{status.documents} knowledge chunks; {len(QUESTIONS)} questions (10 KO, 10 EN), one conversation each.",
-        f"Start-up {startup_s:.1f} s (model server + cache), warm-up question {warmup_s:.1f} s (not counted).",
+        f"Start-up {startup_s:.1f} s (model server, cache, knowledge base, triage model), warm-up question "
+        f"{warmup_s:.1f} s (not counted). Machine load average (1 min) {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} CPUs.",
         "",
         markdown_table(rows),
         "",
