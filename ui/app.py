@@ -182,8 +182,8 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
         # -- batch -----------------------------------------------------------------------------------------
         def run_batch(path: str | None, state: chat.ChatSession,
                       progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008  (Gradio's progress idiom)
-            def report(done: int, total: int) -> None:
-                progress((done, total), desc=t("batch_progress", state.lang))
+            def report(done: int, total: int | None = None) -> None:
+                progress((done, total) if total else None, desc=t("batch_progress", state.lang))
 
             try:
                 output, counts, text = batch.run(path, state.lang, backend.run_batch, report)

@@ -61,7 +61,7 @@ def level_counts(levels: list[str]) -> pd.DataFrame:
 
 
 def run(path: str | None, lang: str, run_batch: Callable[..., None],
-        progress: Callable[[int, int], None]) -> tuple[Path, pd.DataFrame, str]:
+        progress: Callable[..., None]) -> tuple[Path, pd.DataFrame, str]:
     """Triage the upload into a results file beside a copy; return (results, level counts, status message)."""
     source = check_upload(path, lang)
     output = Path(tempfile.mkdtemp(prefix="medtriage-batch-")) / f"{source.stem}.triage{source.suffix.lower()}"
