@@ -235,3 +235,16 @@ def test_app_endpoints_answer_through_gradio_client() -> None:
         assert "119" in banner and messages[-1]["role"] == "assistant"
     finally:
         demo.close()
+
+
+def test_status_is_not_rechecked_while_answers_are_generated(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.backend
+
+    backend = ready_backend()
+    first = backend.status()
+    monkeypatch.setattr(ui.backend, "STATUS_TTL_S", 0.0)
+    backend.answering = 1  # a busy llama.cpp server answers /models late: keep the last check
+    assert backend.status() is first
+    assert backend.status(refresh=True) is not first
+    backend.answering = 0
+    assert backend.status() is not backend.status()

@@ -71,6 +71,7 @@ class Backend:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._status: tuple[float, Any] | None = None  # (when, AssistantStatus) of the current assistant
+        self.answering = 0  # answers being generated now (a busy llama.cpp server is slow to answer /models)
 
     # -- life cycle ------------------------------------------------------------------------------------------
 
@@ -126,12 +127,13 @@ class Backend:
         return self.assistant().conversation()
 
     def status(self, refresh: bool = False) -> Any | None:
-        """The assistant's ``AssistantStatus`` (reused for STATUS_TTL_S unless ``refresh``), None before it is
-        ready."""
+        """The assistant's ``AssistantStatus``, None before it is ready. A check is reused for STATUS_TTL_S, and
+        while answers are being generated, unless ``refresh``."""
         current, cached = self._current, self._status
         if current is None:
             return None
-        if refresh or cached is None or time.monotonic() - cached[0] > STATUS_TTL_S:
+        stale = cached is None or (time.monotonic() - cached[0] > STATUS_TTL_S and not self.answering)
+        if refresh or stale:
             cached = self._status = (time.monotonic(), current.status())
         return cached[1]
 

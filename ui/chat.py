@@ -159,6 +159,7 @@ async def stream(backend: Backend, session: ChatSession) -> AsyncIterator[TurnVi
     view = TurnView(session.lang)
     session.messages.append({"role": "assistant", "content": ""})
     session.answering = True
+    backend.answering += 1
     try:
         if session.conversation is None:
             session.conversation = backend.conversation()
@@ -172,6 +173,7 @@ async def stream(backend: Backend, session: ChatSession) -> AsyncIterator[TurnVi
         view.error = t("backend_error", view.lang, error=f"{type(exc).__name__}: {exc}")
     finally:
         session.answering = False
+        backend.answering -= 1
     if view.final is None and not view.error:
         view.error = t("backend_error", view.lang, error="no final answer")
     if view.final is not None and view.final.transcript_path:
