@@ -31,10 +31,10 @@ def combine(probabilities: np.ndarray, rule_level: str | None, emergency_thresho
     level = classifier_level if rule_level is None else more_urgent(rule_level, classifier_level)
     if rule_level is not None and RANK[rule_level] >= RANK[classifier_level]:
         source = "rule"
-    # Confidence: the classifier's probability that the right level is at least this urgent; a red flag that
-    # forces the level is a deterministic finding, reported as 1.0.
-    at_least = float(sum(p for lvl, p in zip(LEVELS, probabilities, strict=True) if RANK[lvl] >= RANK[level]))
-    return Combined(level, source, 1.0 if source == "rule" else round(at_least, 3))
+    # Confidence: the classifier's probability of the chosen level; a red flag that forces the level is a
+    # deterministic finding, reported as 1.0.
+    confidence = 1.0 if source == "rule" else float(probabilities[LEVELS.index(level)])
+    return Combined(level, source, round(confidence, 3))
 
 
 def choose_emergency_threshold(probabilities: np.ndarray, labels: list[str], target_recall: float) -> float:
