@@ -13,6 +13,7 @@ llama.cpp server), so under load latency grows with the queue; the point is that
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -122,19 +123,19 @@ def main() -> int:
     from ui.app import build_app, launch
     from ui.backend import Backend, Settings
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so `finally` stops the embedded server
     sessions = int(os.environ.get("MEDTRIAGE_UI_LOAD_SESSIONS", "20"))
     max_tokens = int(os.environ.get("MEDTRIAGE_UI_LOAD_MAX_TOKENS", "64"))
     # the embedded llama.cpp server + default adapter, no answer cache, short answers (the queue is the subject)
     backend = Backend(Settings(cache=False, max_tokens=max_tokens))
-    if not backend.wait_ready(1800):
-        print(f"the app did not start: {backend.phase} {backend.error}", file=sys.stderr)
-        backend.close()
-        return 1
     demo = build_app(backend)
-    port = free_port()
-    launch(demo, port=port, block=False)
-    url = f"http://127.0.0.1:{port}/"
     try:
+        if not backend.wait_ready(1800):
+            print(f"the app did not start: {backend.phase} {backend.error}", file=sys.stderr)
+            return 1
+        port = free_port()
+        launch(demo, port=port, block=False)
+        url = f"http://127.0.0.1:{port}/"
         baseline = [chat_once(url, f"{q} (baseline)") for q in (QUESTIONS[0], QUESTIONS[1], QUESTIONS[8])]
         rows = [summarise("1 session (baseline, sequential)", baseline, sum(r.seconds for r in baseline))]
         loaded, wall = run_sessions(url, sessions)
