@@ -45,10 +45,8 @@ class Sample:
 
 def time_stream(chunks: Iterator[dict[str, Any]], start: float) -> Sample:
     """Time a stream of OpenAI chat-completion chunks (one token each) that began at ``start``."""
-    def is_token(chunk: dict[str, Any]) -> bool:
-        choice = chunk["choices"][0] if chunk["choices"] else {}
-        content = choice.get("delta", {}).get("content")
-        return content is not None and not (content == "" and choice.get("finish_reason"))  # vLLM's closing chunk
+    def is_token(chunk: dict[str, Any]) -> bool:  # vLLM also sends empty contents (role chunk, closing chunk)
+        return bool(chunk["choices"] and chunk["choices"][0].get("delta", {}).get("content"))
 
     stamps = [time.perf_counter() for chunk in chunks if is_token(chunk)]
     if len(stamps) < 2:
@@ -169,11 +167,13 @@ def server_target(label: str, server: Any, startup_s: float, model_id: str, adap
 
 
 def measure(targets: list[Target], rounds: int, tokens: int) -> None:
-    """Warm every target once, then take ``rounds`` samples each, interleaved round by round."""
+    """Warm every target once, then take ``rounds`` samples each, interleaved round by round (the order rotates,
+    so no target always runs right after another)."""
     for target in targets:
         target.sample(tokens)
-    for _ in range(rounds):
-        for target in targets:
+    for round_index in range(rounds):
+        shift = round_index % len(targets)
+        for target in targets[shift:] + targets[:shift]:
             target.samples.append(target.sample(tokens))
 
 
@@ -251,9 +251,9 @@ def main() -> None:
     markdown = "\n\n".join([
         "# Serving benchmark", markdown_table(rows),
         f"Greedy chat completions of exactly {args.tokens} tokens, {args.threads} thread(s), {args.rounds} "
-        "interleaved rounds after one warm-up; medians. `vs library`: decode speed relative to the in-process "
-        "llama.cpp library (same adapter setting) measured in the same phase. vLLM's one server serves both rows, "
-        "so they share its start-up time and memory (sum of the peak RSS of its processes).",
+        "interleaved rounds (rotating order) after one warm-up; medians. `vs library`: decode speed relative to "
+        "the in-process llama.cpp library (same adapter setting) measured in the same phase. vLLM's one server "
+        "serves both rows, so they share its start-up time and memory (sum of the peak RSS of its processes).",
         " ".join(notes)])
     write_report("serving", {"settings": vars(args), "notes": notes, "rows": rows}, markdown)
 
