@@ -34,6 +34,9 @@ from finetune.prompts import answerer_messages, format_passage
 DEFAULT_MAX_TOKENS = 200
 DEFAULT_TIMEOUT_S = 60.0
 PREVIOUS_ANSWER_CHARS = 400  # of the previous verified answer, as context for a follow-up
+# A model that starts repeating the prompt's labels is echoing, not answering: the server stops there (at most
+# four stop strings, the OpenAI limit).
+STOP = {"en": ["\nPassages:", "\nTriage level:", "\nQuestion:"], "ko": ["\n참고 자료:", "\n응급도:", "\n질문:"]}
 
 
 def build_prompt(turn: PatientTurn, request: LanguageResult, retrieval: RetrievalOutcome,
@@ -73,14 +76,15 @@ class AnswererAgent(StageAgent):
         self.max_tokens, self.timeout_s = max_tokens, timeout_s
         self.unavailable = unavailable or "no language model is configured"
 
-    async def _pump(self, prompt: list[LLMMessage], queue: asyncio.Queue[str | CreateResult | BaseException | None],
+    async def _pump(self, prompt: list[LLMMessage], language: str,
+                    queue: asyncio.Queue[str | CreateResult | BaseException | None],
                     cancellation_token: CancellationToken) -> None:
         """Stream the model's reply into ``queue``: chunks, the final result, an exception, then None."""
         assert self.model_client is not None
         try:
             async for item in self.model_client.create_stream(
                 prompt, cancellation_token=cancellation_token,
-                extra_create_args={"max_tokens": self.max_tokens, "temperature": 0.0},
+                extra_create_args={"max_tokens": self.max_tokens, "temperature": 0.0, "stop": STOP[language]},
             ):
                 if item:
                     queue.put_nowait(item)
@@ -113,8 +117,8 @@ class AnswererAgent(StageAgent):
         chunks: list[str] = []
         first_token_ms: float | None = None
         queue: asyncio.Queue[str | CreateResult | BaseException | None] = asyncio.Queue()
-        pump = asyncio.create_task(self._pump(build_prompt(turn, request, retrieval, triage), queue,
-                                              cancellation_token))
+        pump = asyncio.create_task(self._pump(build_prompt(turn, request, retrieval, triage),
+                                              request.answer_language, queue, cancellation_token))
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:  # the timeout is applied here, never around a yield
             while (item := await asyncio.wait_for(queue.get(), deadline - asyncio.get_running_loop().time())):

@@ -5,7 +5,7 @@ import asyncio
 from agents_fakes import FailingClient, RecordingClient, run_agent, structured, turn_inputs
 from autogen_agentchat.messages import ModelClientStreamingChunkEvent
 
-from agents.answerer import AnswererAgent, build_prompt
+from agents.answerer import STOP, AnswererAgent, build_prompt
 from agents.messages import DraftAnswer, RetrievalOutcome
 from finetune.prompts import answerer_messages, format_passage
 
@@ -24,7 +24,7 @@ def test_prompt_is_exactly_the_trained_answerer_format() -> None:
     expected = answerer_messages(request.question, passages, "emergency", "en")
     assert [m.content for m in messages] == [expected[0]["content"], expected[1]["content"]]
     assert "[1] Stroke - Symptoms: Signs of a stroke" in messages[1].content
-    assert create_args == {"max_tokens": 123, "temperature": 0.0}
+    assert create_args == {"max_tokens": 123, "temperature": 0.0, "stop": STOP["en"]}
     assert isinstance(content, DraftAnswer) and content.text == "A stroke is an emergency [2]." and not content.error
 
 
