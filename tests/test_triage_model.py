@@ -1,0 +1,88 @@
+"""The saved classifier and the public triage() API, through the real embedder and the committed model."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from agents.triage import LEVELS, RedFlag, TriageDecision, get_triager, triage
+from agents.triage.features import EMBED_DIM, symbolic_names
+from agents.triage.model import MODEL_DIR, TriageModel
+from agents.triage.train import DEV_MODEL_DIR
+
+
+@pytest.mark.parametrize("directory", [MODEL_DIR, DEV_MODEL_DIR])
+def test_saved_model_loads_and_is_small(directory) -> None:
+    model = TriageModel.load(directory)
+    assert model.coef.shape == (len(LEVELS), EMBED_DIM + len(model.symbolic_names))
+    assert 0.05 <= model.emergency_threshold <= 0.5
+    assert sum(p.stat().st_size for p in directory.iterdir()) < 1_000_000
+    assert model.info["cross_validation"]["folds"] == 5
+
+
+def test_model_names_match_current_rules() -> None:
+    model = TriageModel.load(MODEL_DIR)
+    missing = set(symbolic_names(get_triager().rules)) - set(model.symbolic_names)
+    assert not missing, f"lexicon changed since training; run `python -m agents.triage train`: {sorted(missing)[:5]}"
+
+
+def test_probabilities_are_a_distribution() -> None:
+    model = TriageModel.load(MODEL_DIR)
+    rng = np.random.default_rng(0)
+    probs = model.probabilities(rng.normal(size=(3, EMBED_DIM)), np.zeros((3, len(model.symbolic_names))))
+    assert probs.shape == (3, len(LEVELS))
+    assert np.allclose(probs.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "expected"),
+    [
+        ("가슴이 쥐어짜듯 아프고 식은땀이 나요", {"age": 62}, "emergency"),
+        ("my face is drooping on one side and my speech is slurred", {}, "emergency"),
+        ("runny nose and sneezing for two days, no fever, eating fine", {}, "self_care"),
+        ("콧물이랑 재채기가 이틀째 나요. 열은 없고 잘 먹어요.", {}, "self_care"),
+    ],
+)
+def test_triage_levels(text: str, kwargs: dict, expected: str) -> None:
+    decision = triage(text, **kwargs)
+    assert isinstance(decision, TriageDecision)
+    assert decision.level == expected
+    assert 0.0 <= decision.confidence <= 1.0
+    assert set(decision.probabilities) == set(LEVELS)
+
+
+def test_decision_speaks_the_patients_language() -> None:
+    ko = triage("숨이 안 쉬어져요")
+    assert ko.language == "ko" and ko.level == "emergency"
+    assert "119" in ko.action and any("숨" in f.explanation for f in ko.red_flags)
+    en = triage("I can't breathe")
+    assert en.language == "en" and "119" in en.action and en.red_flags[0].explanation.isascii()
+    other = triage("J'ai une douleur thoracique écrasante et je transpire")
+    assert other.language == "fr"
+    assert other.action.splitlines()[0].isascii() and any("가" <= c <= "힣" for c in other.action)
+
+
+def test_to_dict_is_json_ready() -> None:
+    decision = triage("I want to kill myself", age=30)
+    data = json.loads(json.dumps(decision.to_dict(), ensure_ascii=False))
+    assert data["level"] == "emergency"
+    assert data["red_flags"][0].keys() == {"id", "level", "explanation"}
+    assert isinstance(decision.red_flags[0], RedFlag)
+    assert "109" in data["red_flags"][0]["explanation"]
+
+
+def test_empty_and_very_long_text() -> None:
+    assert triage("").level in LEVELS
+    long_text = "기침이 조금 나요. " * 2500
+    assert len(long_text) > 20_000
+    assert triage(long_text).level in LEVELS
+
+
+def test_concurrent_calls_agree() -> None:
+    texts = ["가슴이 쥐어짜듯 아파요", "stye on my eyelid, vision fine", "열이 38.5도예요"] * 4
+    expected = [triage(t).level for t in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(lambda t: triage(t).level, texts)) == expected
