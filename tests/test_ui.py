@@ -204,7 +204,8 @@ def test_run_counts_levels_of_the_results_file(tmp_path: Path) -> None:
 
     output, counts, message = batch.run(str(source), "en", fake_run_batch, lambda d, n: calls.append((d, n)))
     assert output.suffix == ".jsonl" and calls == [(5, 5)] and "5 rows" in message
-    assert counts.to_dict("list") == {"level": ["emergency", "routine", "self_care", "error"], "rows": [1, 2, 1, 1]}
+    assert counts.to_dict("list") == {"level": ["emergency", "routine", "self_care", "not triaged"],
+                                      "rows": [1, 2, 1, 1]}
 
 
 # -- CLI and the app through gradio_client -------------------------------------------------------------------

@@ -54,8 +54,8 @@ def read_levels(path: Path) -> list[str]:
 
 
 def level_counts(levels: list[str]) -> pd.DataFrame:
-    """Rows per level in triage order (levels outside the four, e.g. errors, come last)."""
-    counts = Counter(level or "error" for level in levels)
+    """Rows per level in triage order; rows that could not be triaged (empty level) come last."""
+    counts = Counter(level or "not triaged" for level in levels)
     order = [lvl for lvl in LEVEL_ORDER if lvl in counts] + sorted(set(counts) - set(LEVEL_ORDER))
     return pd.DataFrame({"level": order, "rows": [counts[lvl] for lvl in order]})
 
