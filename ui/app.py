@@ -109,6 +109,7 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
                                  value="batch_run")
                 batch_status = gr.HTML("", elem_id="batch-status")
                 chart = labels.add(gr.BarPlot(x="level", y="rows", color="level", color_map=render.LEVEL_COLOURS,
+                                              sort=list(batch.LEVEL_ORDER), y_lim=[0, None], y_axis_format="d",
                                               label=t("batch_chart", lang), elem_id="batch-chart"),
                                    label="batch_chart")
 
