@@ -14,7 +14,7 @@ from agents.language import detect_language
 from agents.triage.features import embed_texts, symbolic_vector
 from agents.triage.levels import LEVELS, action_text
 from agents.triage.model import MODEL_DIR, TriageModel
-from agents.triage.policy import combine
+from agents.triage.policy import Combined, combine
 from agents.triage.rules import Rule, RuleResult, RuleSet
 
 
@@ -37,7 +37,7 @@ class TriageDecision:
     action: str
     language: str
     source: str  # "rule" | "classifier" | "emergency_threshold"
-    probabilities: dict[str, float] = field(default_factory=dict)
+    probabilities: dict[str, float] = field(default_factory=dict)  # classifier's; {} when a rule forced emergency
     concepts: list[str] = field(default_factory=list)  # affirmed concepts and facts the rules saw
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,8 +56,11 @@ class Triager:
         self.rules = rules or RuleSet()
         self.model = TriageModel.load(model_dir)
 
-    def _decision(self, text: str, language: str, result: RuleResult, probs: np.ndarray) -> TriageDecision:
-        combined = combine(probs, result.level, self.model.emergency_threshold)
+    def _decision(self, text: str, language: str, result: RuleResult, probs: np.ndarray | None) -> TriageDecision:
+        if probs is None:  # rule-forced emergency; the classifier was not consulted
+            combined = Combined("emergency", "rule", 1.0)
+        else:
+            combined = combine(probs, result.level, self.model.emergency_threshold)
         flags = [RedFlag(rule.id, rule.level, _explanation(rule, language)) for rule in result.hits]
         return TriageDecision(
             level=combined.level,
@@ -66,7 +69,9 @@ class Triager:
             action=action_text(combined.level, language),
             language=language,
             source=combined.source,
-            probabilities={level: round(float(p), 4) for level, p in zip(LEVELS, probs, strict=True)},
+            probabilities={}
+            if probs is None
+            else {lvl: round(float(p), 4) for lvl, p in zip(LEVELS, probs, strict=True)},
             concepts=sorted(result.present),
         )
 
@@ -79,8 +84,14 @@ class Triager:
             self.rules.evaluate(text, case.get("age"), case.get("sex"), case.get("pregnant"))
             for text, case in zip(texts, cases, strict=True)
         ]
-        symbolic = np.vstack([symbolic_vector(r, self.model.symbolic_names) for r in results])
-        probs = self.model.probabilities(embed_texts(texts), symbolic)
+        # A rule-forced emergency cannot be changed by the classifier: skip its (costly) embedding.
+        need = [i for i, r in enumerate(results) if r.level != "emergency"]
+        probs: list[np.ndarray | None] = [None] * len(texts)
+        if need:
+            symbolic = np.vstack([symbolic_vector(results[i], self.model.symbolic_names) for i in need])
+            embeddings = embed_texts([texts[i] for i in need])
+            for i, row in zip(need, self.model.probabilities(embeddings, symbolic), strict=True):
+                probs[i] = row
         return [
             self._decision(text, detect_language(text), result, row)
             for text, result, row in zip(texts, results, probs, strict=True)

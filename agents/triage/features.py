@@ -42,10 +42,9 @@ def symbolic_vector(result: RuleResult, names: Sequence[str]) -> np.ndarray:
     return np.array([1.0 if name in on else 0.0 for name in names], dtype=np.float32)
 
 
-def embed_texts(
-    texts: Sequence[str], batch_size: int = 32, progress: Callable[[int], None] | None = None
-) -> np.ndarray:
-    """(n, 384) e5 query embeddings, computed in batches (cheaper per text than one at a time)."""
+def embed_texts(texts: Sequence[str], batch_size: int = 1, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """(n, 384) e5 query embeddings. One text per engine call by default: the engine pads a batch to its longest
+    text, and on report-length texts batches of 4-32 measured slower per text than single calls."""
     from knowledge.embeddings import embed_queries
 
     parts = []

@@ -160,9 +160,11 @@ def _score(triager: Triager, cases: list[Vignette]) -> dict[str, Any]:
     truth = [v.level for v in cases]
     predicted = [d.level for d in decisions]
     rules_only = [d.red_flags[0].level if d.red_flags else None for d in decisions]
+    features = build_features(cases, triager.rules, triager.model.symbolic_names)
+    classifier = triager.model.probabilities(features.embeddings, features.symbolic).argmax(axis=1)
     return {
         "policy": metrics(truth, predicted),
-        "classifier_only": metrics(truth, [max(d.probabilities, key=d.probabilities.get) for d in decisions]),
+        "classifier_only": metrics(truth, [LEVELS[i] for i in classifier]),
         "rules_emergency_recall": round(
             float(np.mean([r == "emergency" for r, t in zip(rules_only, truth, strict=True) if t == "emergency"]))
             if "emergency" in truth
