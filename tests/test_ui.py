@@ -173,6 +173,7 @@ def test_backend_reports_a_failed_start() -> None:
     assert not backend.wait_ready(10) and backend.phase == "failed" and "disk full" in backend.error
     with pytest.raises(NotReady):
         backend.conversation()
+    assert backend.served_models() == []
     assert "disk full" in render.status(backend.phase, backend.error, 0, None, "en")
 
 

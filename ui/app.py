@@ -121,8 +121,10 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
                     url = labels.add(gr.Textbox(settings.base_url or "", label=t("server_url", lang),
                                                 placeholder="http://127.0.0.1:8080/v1", elem_id="setting-url"),
                                      label="server_url")
-                    model = labels.add(gr.Textbox(settings.model or "", label=t("profile", lang),
-                                                  elem_id="setting-model"), label="profile")
+                    model = labels.add(gr.Dropdown([settings.model] if settings.model else [],
+                                                   value=settings.model or "", allow_custom_value=True,
+                                                   label=t("profile", lang), elem_id="setting-model"),
+                                       label="profile")
                 with gr.Row():
                     top_k = labels.add(gr.Slider(1, 10, value=settings.top_k, step=1, label=t("top_k", lang),
                                                  elem_id="setting-top-k"), label="top_k")
@@ -197,12 +199,15 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
 
         def tick(state: chat.ChatSession) -> list[Any]:
             html = status_html(state, refresh=True)
-            return [html, html, gr.Timer(active=backend.phase not in ("ready", "failed"))]
+            served = backend.served_models()
+            return [html, html, gr.update(choices=served) if served else gr.skip(),
+                    gr.Timer(active=backend.phase not in ("ready", "failed"))]
 
-        timer.tick(tick, session, [chat_status, status_panel, timer], api_name=False, show_progress="hidden")
-        refresh.click(tick, session, [chat_status, status_panel, timer], api_name="status")
+        status_outputs = [chat_status, status_panel, model, timer]
+        timer.tick(tick, session, status_outputs, api_name=False, show_progress="hidden")
+        refresh.click(tick, session, status_outputs, api_name="status")
 
-        def apply_settings(base_url: str, model_id: str, k: float, use_cache: bool,
+        def apply_settings(base_url: str, model_id: str | None, k: float, use_cache: bool,
                            state: chat.ChatSession) -> list[str]:
             base_url = base_url.strip()
             if base_url and not base_url.startswith(("http://", "https://")):
@@ -210,7 +215,7 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
             else:
                 try:
                     backend.apply(replace(backend.settings, base_url=base_url or None,
-                                          model=model_id.strip() or None, top_k=int(k), cache=bool(use_cache)))
+                                          model=(model_id or "").strip() or None, top_k=int(k), cache=bool(use_cache)))
                     message = render.ok(t("applied", state.lang))
                 except Exception as exc:  # noqa: BLE001  (shown to the user; the old settings stay)
                     message = render.notice(t("settings_failed", state.lang, error=str(exc)))

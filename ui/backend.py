@@ -137,6 +137,18 @@ class Backend:
             cached = self._status = (time.monotonic(), current.status())
         return cached[1]
 
+    def served_models(self) -> list[str]:
+        """Model ids the current server lists (for the settings tab); [] when it is down or not started."""
+        status = self.status()
+        if status is None or not status.base_url or self.answering:
+            return []
+        from agents.llm import served_models
+
+        try:
+            return served_models(status.base_url)
+        except Exception:  # noqa: BLE001  (the status panel already says why the server is down)
+            return []
+
     def apply(self, settings: Settings) -> None:
         """Use ``settings`` for new conversations (no base URL: the server the app started with)."""
         if settings.base_url is None and self._owner is not None:

@@ -105,7 +105,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "ko": "설정은 이 앱의 모든 세션이 함께 쓰며 새 대화부터 적용됩니다. "
               "URL을 비워 두면 앱이 시작한 서버를 사용합니다.",
     },
-    "profile": {"en": "Model (served id; empty = the first one)", "ko": "모델 (서버의 모델 ID, 비우면 첫 번째)"},
+    "profile": {
+        "en": "Model (served id; empty = the first one the server lists)",
+        "ko": "모델 (서버가 제공하는 모델 ID, 비우면 첫 번째)",
+    },
     "server_url": {"en": "Model server URL (OpenAI-compatible)", "ko": "모델 서버 URL (OpenAI 호환)"},
     "top_k": {"en": "Passages to retrieve (top-k)", "ko": "검색할 문단 수 (top-k)"},
     "cache": {"en": "Cache model answers", "ko": "모델 답변 캐시 사용"},
