@@ -86,39 +86,53 @@ def containment(sentence: set[str], passage: set[str]) -> float:
 
 
 class SupportScorer:
-    """Support scores of sentences against passages; passage vectors are cached by key (citation id)."""
+    """Support scores of sentences against passages. Embeddings are cached (passages by key, e.g. citation id;
+    sentences by text), and a sentence whose n-gram containment cannot reach the threshold even with a cosine
+    of 1 is not embedded at all (its score is then the lexical part alone)."""
 
-    def __init__(self, threshold: float | None = None, cache_size: int = 1024) -> None:
+    def __init__(self, threshold: float | None = None, cache_size: int = 2048) -> None:
         self.threshold = load_threshold() if threshold is None else threshold
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def passage_vectors(self, keys: Sequence[str], texts: Sequence[str]) -> np.ndarray:
-        """(n, 384) passage embeddings of ``texts``, cached under ``keys``."""
+    def _vectors(self, keys: Sequence[str], texts: Sequence[str], is_query: bool) -> np.ndarray:
+        """(n, 384) embeddings of ``texts``, cached under ``keys``."""
         with self._lock:
             missing = [i for i, key in enumerate(keys) if key not in self._cache]
         if missing:
-            vectors = embed_passages([texts[i] for i in missing])
+            embed = embed_queries if is_query else embed_passages
+            vectors = embed([texts[i] for i in missing])
             with self._lock:
                 for i, vector in zip(missing, vectors, strict=True):
                     self._cache[keys[i]] = vector
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         with self._lock:
+            for key in keys:
+                self._cache.move_to_end(key)
             return np.stack([self._cache[key] for key in keys]) if keys else np.empty((0, 384), np.float32)
+
+    def passage_vectors(self, keys: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+        """(n, 384) e5 passage embeddings of ``texts``, cached under ``keys``."""
+        return self._vectors([f"p:{k}" for k in keys], texts, is_query=False)
 
     def cosines(self, sentences: Sequence[str], keys: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """(sentences, passages) e5 cosines; sentences are embedded as queries, without citations."""
         if not sentences or not keys:
             return np.zeros((len(sentences), len(keys)), np.float32)
-        queries = embed_queries([strip_citations(s) for s in sentences])
+        plain = [strip_citations(s) for s in sentences]
+        queries = self._vectors([f"q:{t}" for t in plain], plain, is_query=True)
         return queries @ self.passage_vectors(keys, texts).T
 
     def scores(self, sentences: Sequence[str], keys: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """(sentences, passages) support scores: cosine and n-gram containment mixed (module docstring)."""
-        cosines = self.cosines(sentences, keys, texts)
         passage_grams = [char_ngrams(t) for t in texts]
         lexical = np.array([[containment(char_ngrams(s), g) for g in passage_grams] for s in sentences],
-                           dtype=np.float32).reshape(cosines.shape)
+                           dtype=np.float32).reshape(len(sentences), len(keys))
+        cosines = np.zeros_like(lexical)
+        reachable = [i for i in range(len(sentences)) if len(keys) and
+                     COSINE_WEIGHT + (1 - COSINE_WEIGHT) * lexical[i].max() >= self.threshold]
+        if reachable:
+            cosines[reachable] = self.cosines([sentences[i] for i in reachable], keys, texts)
         return COSINE_WEIGHT * cosines + (1 - COSINE_WEIGHT) * lexical
