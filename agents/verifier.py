@@ -160,11 +160,12 @@ def self_harm(triage: TriageOutcome, sources: Sequence[Source]) -> bool:
 
 
 def passage_sentences(text: str, language: AnswerLanguage) -> list[str]:
-    """Whole sentences of a passage fit to quote: no list fragments and no list introductions."""
+    """Whole sentences of a passage fit to quote: no list fragments and no list introductions (an English
+    piece that starts in lower case is list items run into a sentence)."""
     pieces = split_sentences(text)
     if language == "ko":
         pieces = [part for piece in pieces for part in KO_ITEM_END.split(piece)]
-    return [p for p in pieces if COMPLETE.search(p) and not LIST_INTRO.search(p)]
+    return [p for p in pieces if COMPLETE.search(p) and not LIST_INTRO.search(p) and not p[0].islower()]
 
 
 def with_citation(sentence: str, numbers: Sequence[int]) -> str:
