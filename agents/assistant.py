@@ -103,6 +103,7 @@ class TriageAssistant:
         self._retriever_lock = threading.Lock()
         self._server: Any = None
         self._cache: Any = None
+        self._topics = (-1, 0)  # (chunk count, topic count) when last counted
         self.parts = TeamParts(retriever=self.retriever, triage_fn=triage_fn, verifier=verifier or Verifier(),
                                top_k=self.settings.top_k)
 
@@ -221,7 +222,10 @@ class TriageAssistant:
         try:
             store = getattr(self.retriever(), "store", None)
             if store is not None:
-                documents, topics = store.count(), len(store.distinct("topic_id"))
+                documents = store.count()
+                if self._topics[0] != documents:  # counting topics reads every chunk's metadata: only on change
+                    self._topics = (documents, len(store.distinct("topic_id")))
+                topics = self._topics[1]
         except Exception as exc:
             knowledge_error = self._retriever_error or str(exc)
         return AssistantStatus(
