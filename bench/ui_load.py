@@ -39,8 +39,9 @@ QUESTIONS = [
 @dataclass
 class Session:
     seconds: float = 0.0
-    triage_seconds: float | None = None
-    banner_seconds: float | None = None  # emergencies: send -> banner (from the message alone, before the queue)
+    early_seconds: float | None = None  # send -> triage badge from the message alone (before the queue)
+    triage_seconds: float | None = None  # send -> the team's triage (its row in the agent trace)
+    banner_seconds: float | None = None  # emergencies: send -> banner
     error: str = ""
 
 
@@ -66,14 +67,15 @@ def chat_once(url: str, question: str) -> Session:
         accepted = client.predict(question, "auto", api_name="/accept")
         if accepted[2]:  # the notice: the message was refused
             raise RuntimeError(f"message refused: {accepted[2]}")
-        if "mt-banner" in str(accepted[3] or ""):
-            result.banner_seconds = time.perf_counter() - started
+        accepted_at = time.perf_counter() - started
+        result.banner_seconds = accepted_at if "mt-banner" in str(accepted[3] or "") else None
+        result.early_seconds = accepted_at if "mt-badge" in str(accepted[4] or "") else None
         job = client.submit(api_name="/answer")
         final: Any = None
         for outputs in job:
             if result.banner_seconds is None and "mt-banner" in str(outputs[1] or ""):
                 result.banner_seconds = time.perf_counter() - started
-            if result.triage_seconds is None and "mt-badge" in str(outputs[2] or ""):
+            if result.triage_seconds is None and 'data-agent="triage"' in str(outputs[4] or ""):
                 result.triage_seconds = time.perf_counter() - started
             final = outputs
         final = job.outputs()[-1] if job.outputs() else final
@@ -105,11 +107,13 @@ def summarise(name: str, results: list[Session], wall: float) -> dict[str, Any]:
     ok = [r for r in results if not r.error]
     latency = [r.seconds for r in ok]
     triage = [r.triage_seconds for r in ok if r.triage_seconds is not None]
+    early = [r.early_seconds for r in ok if r.early_seconds is not None]
     banner = [r.banner_seconds for r in ok if r.banner_seconds is not None]
     return {
         "run": name, "sessions": len(results), "errors": len(results) - len(ok),
         "p50_s": round(percentile(latency, 50), 2), "p95_s": round(percentile(latency, 95), 2),
         "max_s": round(max(latency, default=float("nan")), 2),
+        "early_p50_s": round(percentile(early, 50), 2), "early_p95_s": round(percentile(early, 95), 2),
         "triage_p50_s": round(percentile(triage, 50), 2), "triage_p95_s": round(percentile(triage, 95), 2),
         "banners": len(banner), "banner_max_s": round(max(banner, default=float("nan")), 2),
         "wall_s": round(wall, 1), "answers_per_min": round(60 * len(ok) / wall, 1) if wall else 0.0,
@@ -155,8 +159,9 @@ def main() -> int:
         f"Real app (agent team, embedded llama.cpp `{results['model']}`, adapter `{results['adapter']}`), "
         f"LLM cache off, answers of at most {max_tokens} tokens generated one at a time (concurrency_limit=1). "
         "Latency is send -> verified "
-        "answer, queueing included; `triage` is send -> the team's triage badge; `banner` is send -> emergency "
-        "banner for the emergency questions (shown from the message alone, before the question queues).", "",
+        "answer, queueing included; `early` is send -> the triage badge from the message alone (agents.triage, "
+        "before the question queues for the model); `triage` is send -> the team's triage; `banner` is send -> "
+        "emergency banner, for the emergency questions.", "",
         markdown_table(rows), "",
         f"p50 under load / p50 alone: {ratio}. Errors: {len(errors)}.",
         *(f"- {e}" for e in errors[:10]),

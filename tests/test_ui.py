@@ -64,14 +64,20 @@ def test_banner_only_for_emergencies_and_adds_the_crisis_line_for_self_harm() ->
     assert "119" in crisis and "109" in crisis
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("My husband suddenly has slurred speech and his face droops on one side.", "119"),
-    ("I want to kill myself tonight, I have the pills ready.", "109"),
-    ("I have a mild headache.", None),
+@pytest.mark.parametrize(("text", "banner", "level"), [
+    ("My husband suddenly has slurred speech and his face droops on one side.", "119", "emergency"),
+    ("I want to kill myself tonight, I have the pills ready.", "109", "emergency"),
+    ("I have a mild headache.", None, None),
 ])
-def test_early_banner_from_the_message_alone(text: str, expected: str | None) -> None:
-    banner = chat.early_banner(text, "en")
-    assert banner is None if expected is None else expected in banner
+def test_early_triage_from_the_message_alone(text: str, banner: str | None, level: str | None) -> None:
+    session = chat.ChatSession()
+    chat.accept(session, text, "auto")
+    early_banner, early_badge = chat.early_triage(session)
+    assert early_banner is None if banner is None else banner in early_banner
+    assert 'class="mt-badge' in early_badge and (level is None or f'data-level="{level}"' in early_badge)
+    session.pending = None
+    chat.accept(session, "what now?", "auto")  # follow-ups: the level depends on the history, no early badge
+    assert chat.early_triage(session)[1] is None
 
 
 def test_sources_expand_with_citation_ids_and_trace_lists_agents() -> None:

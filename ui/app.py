@@ -146,10 +146,11 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
         # -- chat ------------------------------------------------------------------------------------------
         def accept(text: str, state: chat.ChatSession, choice: str) -> list[Any]:
             problem = chat.accept(state, text, choice)
-            early = None if problem else chat.early_banner(state.pending or "", state.lang)
+            early_banner, early_badge = (None, None) if problem else chat.early_triage(state)
             status = status_html(state)
-            return [list(state.messages), text if problem else "", render.notice(problem), early or gr.skip(),
-                    state, status, status, *labels.updates(state.lang)]
+            return [list(state.messages), text if problem else "", render.notice(problem),
+                    early_banner or gr.skip(), early_badge or gr.skip(), state, status, status,
+                    *labels.updates(state.lang)]
 
         async def answer(state: chat.ChatSession) -> Any:
             async for view in chat.stream(backend, state):
@@ -161,7 +162,8 @@ def build_app(backend: Backend, chat_concurrency: int = 1) -> gr.Blocks:
 
         accepted = [message.submit, send.click]
         step = gr.on(accepted, accept, [message, session, language],
-                     [chatbot, message, notice, banner, session, chat_status, status_panel, *labels.components],
+                     [chatbot, message, notice, banner, badge, session, chat_status, status_panel,
+                      *labels.components],
                      api_name="accept")
         step.then(answer, session, [chatbot, banner, badge, sources, trace, notice, session, download],
                   api_name="answer", concurrency_limit=chat_concurrency, concurrency_id="model")

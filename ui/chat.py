@@ -139,16 +139,20 @@ def accept(session: ChatSession, message: str, choice: str) -> str:
     return ""
 
 
-def early_banner(text: str, lang: str) -> str | None:
-    """The emergency banner from the message alone (``agents.triage``, rules and a small classifier, no LLM),
-    shown at once while the question waits for the model; None when it does not apply (or triage fails)."""
+def early_triage(session: ChatSession) -> tuple[str | None, str | None]:
+    """Banner and badge HTML for the accepted message from ``agents.triage`` alone (rules and a small
+    classifier, no LLM), shown at once while the question waits in the queue for the model. The banner only
+    when it applies; the badge only on a conversation's first message (later levels depend on the history,
+    which the team's own triage weighs). None for what should stay as it is, also when triage fails."""
     try:
         from agents.triage import triage
 
-        decision = triage(text)
+        decision = triage(session.pending or "")
     except Exception:  # noqa: BLE001  (the team's own triage still runs; this is only a head start)
-        return None
-    return render.banner(decision, lang, self_harm(decision, [])) or None
+        return None, None
+    banner = render.banner(decision, session.lang, self_harm(decision, [])) or None
+    first = len(session.messages) == 1
+    return banner, render.badge(decision, session.lang) if first else None
 
 
 async def stream(backend: Backend, session: ChatSession) -> AsyncIterator[TurnView]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from agents.messages import level_label
 from ui.i18n import t
 
 LEVEL_COLOURS = {"emergency": "#c62828", "urgent": "#ef6c00", "routine": "#1565c0", "self_care": "#2e7d32"}
@@ -54,8 +55,8 @@ def badge(triage: Any | None, lang: str) -> str:
     """The triage level as a pill coloured by level, the recommended action and the matched red flags."""
     if triage is None:
         return muted(t("no_triage", lang))
-    level = escape(triage.level)
-    parts = [f'<span class="mt-badge mt-level-{level}" data-level="{level}">{escape(triage.level_label)}</span>']
+    level, label = escape(triage.level), getattr(triage, "level_label", None) or level_label(triage.level, lang)
+    parts = [f'<span class="mt-badge mt-level-{level}" data-level="{level}">{escape(label)}</span>']
     if triage.action:
         parts.append(f'<p class="mt-action">{escape(triage.action)}</p>')
     if triage.red_flags:
