@@ -19,10 +19,10 @@ MESSAGES = [{"role": "system", "content": "Answer briefly."},
 GREEDY_TOKENS = 6  # a few tokens: Q4_K_M (llama.cpp) and bf16 (transformers) drift apart on long greedy runs
 
 
-def chat(server: ModelServer, max_tokens: int = 16, model: str | None = None) -> dict[str, Any]:
-    """One greedy chat completion against ``server``."""
+def chat(server: ModelServer, max_tokens: int = 16, **extra: Any) -> dict[str, Any]:
+    """One greedy chat completion of MESSAGES against ``server`` (``extra``: more request fields)."""
     response = httpx.post(f"{server.base_url}/chat/completions", timeout=120, json={
-        "model": model or server.model_id, "messages": MESSAGES, "max_tokens": max_tokens, "temperature": 0})
+        "model": server.model_id, "messages": MESSAGES, "max_tokens": max_tokens, "temperature": 0, **extra})
     response.raise_for_status()
     return response.json()
 
@@ -71,10 +71,12 @@ def test_prompt_is_our_chat_template(llamacpp_base_server: ModelServer, tokenize
     assert reply["usage"]["prompt_tokens"] == len(expected["input_ids"])
 
 
-def test_stops_at_end_of_turn(llamacpp_lora_server: ModelServer) -> None:
-    reply = chat(llamacpp_lora_server, max_tokens=64)
-    assert "<end_of_turn>" not in reply["choices"][0]["message"]["content"]
-    assert "<start_of_turn>" not in reply["choices"][0]["message"]["content"]
+def test_stops_at_end_of_turn(llamacpp_base_server: ModelServer) -> None:
+    # The untuned base model never ends its turn by itself; forcing <end_of_turn> (id 106) must end the reply.
+    assert chat(llamacpp_base_server, max_tokens=8)["choices"][0]["finish_reason"] == "length"
+    forced = chat(llamacpp_base_server, max_tokens=8, logit_bias={"106": 100})
+    assert forced["choices"][0]["finish_reason"] == "stop"
+    assert forced["choices"][0]["message"]["content"] == ""
 
 
 def test_adapter_changes_the_output(llamacpp_base_server: ModelServer, llamacpp_lora_server: ModelServer) -> None:

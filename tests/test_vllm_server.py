@@ -15,9 +15,10 @@ MESSAGES = [{"role": "system", "content": "Answer briefly."},
             {"role": "user", "content": "What should I do for a mild headache?"}]
 
 
-def chat(server: ModelServer, model: str, max_tokens: int = 16) -> dict[str, Any]:
+def chat(server: ModelServer, model: str, max_tokens: int = 16, **extra: Any) -> dict[str, Any]:
+    """One greedy chat completion of MESSAGES with ``model`` (``extra``: more request fields)."""
     response = httpx.post(f"{server.base_url}/chat/completions", timeout=300, json={
-        "model": model, "messages": MESSAGES, "max_tokens": max_tokens, "temperature": 0})
+        "model": model, "messages": MESSAGES, "max_tokens": max_tokens, "temperature": 0, **extra})
     response.raise_for_status()
     return response.json()
 
@@ -30,6 +31,12 @@ def test_serves_base_and_adapter(vllm_server: ModelServer) -> None:
     adapted = chat(vllm_server, "random-lora")
     assert base["usage"]["completion_tokens"] > 0 and adapted["usage"]["completion_tokens"] > 0
     assert adapted["choices"][0]["message"]["content"] != base["choices"][0]["message"]["content"]
+
+
+def test_stops_at_end_of_turn(vllm_server: ModelServer) -> None:
+    forced = chat(vllm_server, vllm_server.model_id, max_tokens=8, logit_bias={"106": 100})
+    assert forced["choices"][0]["finish_reason"] == "stop"
+    assert forced["choices"][0]["message"]["content"] == ""
 
 
 def test_same_prompt_and_adapter_output_as_llamacpp(vllm_server: ModelServer,
