@@ -183,6 +183,14 @@ def test_backend_reports_a_failed_start() -> None:
     assert "disk full" in render.status(backend.phase, backend.error, 0, None, "en")
 
 
+@pytest.mark.parametrize(("error", "css"), [("not reachable (ReadTimeout)", "mt-wait"),
+                                             ("not reachable (ConnectError)", "mt-down")])
+def test_a_slow_model_server_is_busy_not_down(error: str, css: str) -> None:
+    status = SimpleNamespace(model_ready=False, base_url="http://127.0.0.1:1/v1", model_id="m", model_error=error,
+                             knowledge_ready=True, documents=3)
+    assert f'<li class="{css}"><strong>Model server' in render.status("ready", "", 3, status, "en")
+
+
 # -- batch ----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "content", "key"), [

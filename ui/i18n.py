@@ -139,6 +139,10 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "waiting": {"en": "waiting for the knowledge base…", "ko": "지식 베이스를 기다리는 중…"},
     "start_failed": {"en": "could not start: {error}", "ko": "시작하지 못했습니다: {error}"},
+    "server_busy": {
+        "en": "busy at {url} (slow to answer while it generates; check again in a moment)",
+        "ko": "{url}에서 처리 중 (답변을 만드는 동안 응답이 느립니다. 잠시 후 다시 확인하세요)",
+    },
     "server_down": {
         "en": "down — {error}. Start the server, or set another URL in Settings.",
         "ko": "사용할 수 없음 — {error}. 서버를 시작하거나 설정에서 다른 URL을 지정하세요.",

@@ -118,8 +118,12 @@ def status(phase: str, error: str, documents: int, assistant_status: Any | None,
     if assistant_status is not None:
         s = assistant_status
         down = s.model_error or f"no answer from {s.base_url}"
-        model_line = (_line("mt-ok", model, t("server_up", lang, url=s.base_url, model=s.model_id or "?"))
-                      if s.model_ready else _line("mt-down", model, t("server_down", lang, error=down)))
+        if s.model_ready:
+            model_line = _line("mt-ok", model, t("server_up", lang, url=s.base_url, model=s.model_id or "?"))
+        elif "ReadTimeout" in down:  # it accepted the connection but is slow to answer: busy generating
+            model_line = _line("mt-wait", model, t("server_busy", lang, url=s.base_url))
+        else:
+            model_line = _line("mt-down", model, t("server_down", lang, error=down))
         kb_line = (_line("mt-ok", kb, t("kb_ready", lang, count=s.documents)) if s.knowledge_ready else
                    _line("mt-down", kb, t("kb_failed", lang, error=s.knowledge_error or "?")))
     elif phase == "failed":
