@@ -24,7 +24,8 @@ LANGUAGE_CHOICES = [("Auto", "auto"), ("English", "en"), ("한국어", "ko")]
 
 
 class Labels:
-    """Components whose text follows the UI language: (component, {property: i18n key})."""
+    """Components whose text follows the UI language: (component, {property: i18n key}); a key written
+    "#key" becomes a Markdown heading ("### text")."""
 
     def __init__(self) -> None:
         self.items: list[tuple[gr.components.Component | gr.blocks.BlockContext, dict[str, str]]] = []
