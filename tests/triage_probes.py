@@ -139,3 +139,19 @@ NO_RULE = [
     ("stye on my eyelid, vision fine", {}, None),
     ("cold sore on my lip again", {}, None),
 ]
+
+# Cardiac and abdominal phrasings added after the first dev evaluation (written from protocols, not from vignettes).
+EMERGENCY += [
+    ("My chest has felt tight for the last 40 minutes and it's not going away", {}, "emergency"),
+    ("I have angina and my GTN spray isn't helping this time", {}, "emergency"),
+    ("chest discomfort came on while I was sitting watching TV", {"age": 58}, "emergency"),
+    ("heavy feeling in my chest and left arm since lunch", {}, "emergency"),
+    ("my jaw and left arm ache and I feel sick", {"age": 64}, "emergency"),
+    ("가슴이 조이는 느낌이 30분째 계속돼요", {}, "emergency"),
+    ("가만히 있어도 가슴이 뻐근하게 아파요", {"age": 60}, "emergency"),
+    ("협심증 약을 혀 밑에 넣어도 가슴 통증이 안 가라앉아요", {}, "emergency"),
+    ("누우면 숨이 차서 앉아서 자요. 다리도 부었어요", {}, "emergency"),
+    ("pain on the lower right side of my tummy and I've gone off my food", {}, "emergency"),
+    ("right-sided abdominal pain that hurts more when I walk", {}, "emergency"),
+    ("배 오른쪽 아래가 아프고 밥맛이 없어요", {}, "emergency"),
+]

@@ -93,7 +93,7 @@ KO_HISTORY_PRE = re.compile(
     r"예전에|과거에|작년에|재작년|몇\s*년\s*전|\d+\s*년\s*전|어릴\s*때|어렸을\s*때|옛날에|가족력"
 )
 KO_HISTORY_POST = re.compile(r"^\S*\s*(?:\S+\s+)?적(?:이|은|도)?\s*있")
-KO_POST_WORDS = 4
+KO_POST_WORDS = 6
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ MODEL_DIR = Path(__file__).resolve().parent / "data" / "model"
 # Block weights after standardising: the symbolic (rule/concept/fact) block generalises to unseen conditions better
 # than the embedding, so it gets the larger share of the L2 budget (chosen by grouped cross-validation).
 EMBED_WEIGHT = 5.0 / np.sqrt(EMBED_DIM)
-SYMBOLIC_WEIGHT = 2.0
+SYMBOLIC_WEIGHT = 4.0
 DEFAULT_C = 0.3
 
 
