@@ -1,9 +1,10 @@
 """Find clinical concepts (symptoms, risk factors) in Korean or English text, negation- and history-aware.
 
-A concept is a set of regular expressions per language (see ``data/red_flags.yaml``). Pattern syntax on top of
+A concept is a set of regular expressions per language (``data/lexicon/*.yaml``). Pattern syntax on top of
 Python regex:
 
-- English patterns are wrapped in letter boundaries, so ``pain`` does not match inside "painting".
+- English patterns are wrapped in letter boundaries, so ``pain`` does not match inside "painting"; a space also
+  accepts a Korean particle glued to the previous English word ("throat이 closing").
 - In Korean patterns a space means "optional whitespace" (spacing varies: "숨이 안 쉬어져요" / "숨이안쉬어져요").
 - ``{p}``: an optional Korean particle (이/가/은/는/을/를/도/에/...).
 - ``{name}``: a macro from the lexicon's ``macros`` table for that language (e.g. ``{pain}`` -> 아프|아파|통증...).
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
 KO_PARTICLE = r"(?:이|가|은|는|을|를|도|에|에서|의|이랑|랑|하고|과|와|만|까지|부터|께서|이가)?"
 EN_GAP = r"(?:[\w'/-]+\s+){{0,3}}?"
 EN_SPACE = r"[가-힣]{0,3}\s+"  # mixed text attaches Korean particles to English words ("throat이 closing")
@@ -189,7 +191,7 @@ def _english_historical(text: str, match: re.Match[str]) -> bool:
 
 
 def _korean_after(text: str, end: int) -> str:
-    """The rest of the mention's word plus up to two words, stopping where a clause ends."""
+    """The rest of the mention's word plus up to ``KO_POST_WORDS`` words, stopping where a clause ends."""
     rest = text[end : end + 80]
     stop = KO_BOUNDARY.search(rest)
     if stop:
@@ -262,9 +264,6 @@ class Findings:
 
     def present_set(self) -> set[str]:
         return {c for c in self.mentions if self.present(c)}
-
-
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 class Lexicon:
