@@ -141,4 +141,5 @@ class AnswererAgent(StageAgent):
             draft = draft.model_copy(update={"error": describe_error(exc, self.timeout_s)})
         finally:
             pump.cancel()
-        yield self.respond(draft.model_copy(update={"text": "".join(chunks)}), started, first_token_ms=first_token_ms)
+        yield self.respond(draft.model_copy(update={"text": "".join(chunks), "chunks": len(chunks)}), started,
+                           first_token_ms=first_token_ms)

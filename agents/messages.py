@@ -124,8 +124,9 @@ class DraftAnswer(BaseModel):
     truncated: bool = Field(False, description="stopped by max_tokens")
     error: str | None = None
     skipped: str | None = Field(None, description="why the model was not asked (e.g. no passages)")
-    prompt_tokens: int = 0
+    prompt_tokens: int = Field(0, description="as the server reports them (0 when it does not when streaming)")
     completion_tokens: int = 0
+    chunks: int = Field(0, description="streamed text chunks (about one per token on llama.cpp and vLLM)")
     first_token_ms: float | None = None
     elapsed_ms: float = 0.0
 
