@@ -235,8 +235,9 @@ class Verifier:
         ranking = np.argsort(-self.scorer.cosines([question], keys, [c[2] for c in candidates])[0])
         chosen: list[tuple[int, int, str]] = []
         for index in ranking:
-            n = candidates[index][0]
-            if sum(c[0] == n for c in chosen) < MAX_PER_SOURCE:
+            n, _, text = candidates[index]
+            repeated = any(text == c[2] for c in chosen)  # neighbouring chunks overlap by a sentence
+            if not repeated and sum(c[0] == n for c in chosen) < MAX_PER_SOURCE:
                 chosen.append(candidates[index])
             if len(chosen) == FALLBACK_SENTENCES:
                 break

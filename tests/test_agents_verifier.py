@@ -116,3 +116,13 @@ def test_an_unfinished_last_sentence_is_dropped_when_the_model_hit_max_tokens() 
         "A stroke is a medical emergency [2]. Signs of a stroke come on suddenly: the face", truncated=True))
     assert [v.verdict for v in final.verdicts] == ["supported", "incomplete"] and not final.fallback
     assert "the face" not in final.body
+
+
+def test_templated_answer_never_repeats_a_sentence_from_overlapping_chunks() -> None:
+    _, request, retrieval, triage = turn_inputs("My face is drooping", triage_level="emergency")
+    first = retrieval.sources[0]
+    overlapping = first.model_copy(update={"n": 2, "citation_id": "stroke#en-symptoms-1"})
+    retrieval = retrieval.model_copy(update={"sources": [first, overlapping]})
+    final = VERIFIER.verify(request, retrieval, triage, draft(error="down"))
+    lines = final.body.splitlines()[1:]
+    assert len({line.split(" [")[0] for line in lines}) == len(lines)
