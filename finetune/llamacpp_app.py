@@ -88,7 +88,8 @@ def main() -> None:
     register_chat_format(args.profile)
     model = ModelSettings(model=args.gguf, model_alias=args.alias, chat_format=CHAT_FORMAT, lora_path=args.lora,
                           n_threads=args.threads, n_threads_batch=args.threads, n_ctx=args.ctx, verbose=False)
-    server = ServerSettings(host=args.host, port=args.port)
+    # Queue concurrent requests instead of cutting off the one being streamed (the library's default).
+    server = ServerSettings(host=args.host, port=args.port, interrupt_requests=False)
     uvicorn.run(create_app(server_settings=server, model_settings=[model]), host=args.host, port=args.port,
                 log_level="warning")
 
