@@ -22,7 +22,9 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -274,16 +276,39 @@ def _chunks(items: list[InputRow], size: int) -> Iterator[list[InputRow]]:
         yield items[start : start + size]
 
 
+def _decide_chunk(cases: list[dict[str, Any]]) -> list[Any]:
+    """Worker-process entry: triage one chunk with the process's own triager."""
+    from agents.triage import get_triager
+
+    return get_triager().decide_many(cases)
+
+
+def _decisions(chunks: list[list[InputRow]], triager: Any | None, workers: int) -> Iterator[list[Any]]:
+    """Decisions for the valid rows of each chunk, in chunk order (in this process or in worker processes)."""
+    cases = [[item.case for item in chunk if item.case is not None] for chunk in chunks]
+    if workers <= 1:
+        if triager is None:
+            from agents.triage import get_triager
+
+            triager = get_triager()
+        yield from (triager.decide_many(c) for c in cases)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        yield from pool.map(_decide_chunk, cases)
+
+
 def run_batch(
     input_path: str | Path,
     output_path: str | Path,
     resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
     triager: Any | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Triage every row of INPUT into OUTPUT; returns a summary (counts per level and status, duplicates, speed).
 
     ``progress(done, total)`` is called after each chunk (rows already in OUTPUT count as done when resuming).
+    ``workers`` > 1 triages chunks in that many worker processes (one CPU core each; rows stay in order).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     _format(output_path)
@@ -291,19 +316,15 @@ def run_batch(
         raise BatchError("INPUT and OUTPUT must be different files")
     items = read_rows(input_path)
     start = _resume_point(output_path, items) if resume else 0
-    if triager is None:
-        from agents.triage import get_triager
-
-        triager = get_triager()
+    chunks = list(_chunks(items[start:], CHUNK))
     began = time.perf_counter()
     writer = _Writer(output_path, append=start > 0)
     try:
         if progress:
             progress(start, len(items))
         done = start
-        for chunk in _chunks(items[start:], CHUNK):
-            valid = [item for item in chunk if item.case is not None]
-            decisions = iter(triager.decide_many([item.case for item in valid]))
+        for chunk, decided in zip(chunks, _decisions(chunks, triager, workers), strict=True):
+            decisions = iter(decided)
             writer.write([_result_row(item, next(decisions) if item.case is not None else None) for item in chunk])
             done += len(chunk)
             if progress:
@@ -375,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
         help="continue an interrupted run: keep the complete rows already in --out, triage the rest",
     )
     parser.add_argument("--summary-json", default=None, help="also write the run summary to this JSON file")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, one CPU core each (default 1; 2 uses both cores of a 2-core machine)",
+    )
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
@@ -386,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         bar.refresh()
 
     try:
-        summary = run_batch(args.input, args.out, resume=args.resume, progress=progress)
+        summary = run_batch(args.input, args.out, resume=args.resume, progress=progress, workers=args.workers)
     except (BatchError, OSError) as exc:
         bar.close()
         print(f"error: {exc}", file=sys.stderr)

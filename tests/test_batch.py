@@ -209,3 +209,11 @@ def test_read_rows_keeps_blank_id_as_error(tmp_path: Path) -> None:
         "error: missing id",
         "error: id must be a string or integer, got bool",
     ]
+
+
+def test_two_workers_give_the_same_rows(jsonl_run, tmp_path: Path) -> None:
+    _, single = jsonl_run
+    _write_jsonl(tmp_path / "in.jsonl", ROWS)
+    proc = _run(str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out.jsonl"), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert _read_jsonl(tmp_path / "out.jsonl") == single

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +16,8 @@ from agents.triage import LEVELS, RedFlag, TriageDecision, get_triager, triage
 from agents.triage.features import EMBED_DIM, symbolic_names
 from agents.triage.model import MODEL_DIR, TriageModel
 from agents.triage.train import DEV_MODEL_DIR
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("directory", [MODEL_DIR, DEV_MODEL_DIR])
@@ -89,3 +95,29 @@ def test_concurrent_calls_agree() -> None:
     expected = [triage(t).level for t in texts]
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert list(pool.map(lambda t: triage(t).level, texts)) == expected
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "agents.triage", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_ask_cli_prints_a_decision() -> None:
+    proc = _cli("ask", "아랫배가 아프고 피가 조금 나와요", "--pregnant", "--age", "31")
+    assert proc.returncode == 0, proc.stderr
+    decision = json.loads(proc.stdout)
+    assert decision["level"] == "emergency" and decision["language"] == "ko"
+    assert any(flag["id"].startswith("pregnancy") for flag in decision["red_flags"])
+
+
+def test_eval_cli_writes_reports(tmp_path: Path) -> None:
+    proc = _cli("eval", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
+    dev = report["dev"]["policy"]
+    assert dev["n"] > 100 and set(dev["per_level"]) == set(LEVELS)
+    assert {"emergency_recall", "over_triage_rate", "under_triage_rate", "confusion"} <= set(dev)
+    assert (tmp_path / "confusion_dev.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Dev split" in (tmp_path / "eval.md").read_text(encoding="utf-8")
