@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                 bar.refresh()
 
             out = Path(tmp) / f"out{workers}.jsonl"
+            cpu = time.process_time()
             batch[workers] = run_batch(source, out, progress=progress, triager=triager, workers=workers)
+            batch[workers]["cpu_seconds"] = time.process_time() - cpu  # this process only (all work when 1 worker)
             bar.close()
     summary = batch[1]
     batch_rate = summary["rows_per_second"]
@@ -113,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         "reports": len(reports),
         "batch_reports_per_s": batch_rate,
         "batch_seconds": summary["seconds"],
+        "batch_cpu_ms_per_report": round(summary["cpu_seconds"] * 1000 / len(reports), 1),
+        "batch_reports_per_cpu_second": round(len(reports) / summary["cpu_seconds"], 1),
         "batch_2_workers_reports_per_s": two_worker_rate,
         "batch_2_workers_vs_1": round(two_worker_rate / batch_rate, 2),
         "embedding_only_reports_per_s": round(embed_rate, 1),
@@ -136,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         {"measure": "batch throughput, 1 worker (reports/s)", "value": batch_rate},
         {"measure": "batch throughput, 2 workers (reports/s)", "value": two_worker_rate},
         {"measure": "2 workers / 1 worker", "value": results["batch_2_workers_vs_1"]},
+        {"measure": "CPU time per report, 1 worker (ms)", "value": results["batch_cpu_ms_per_report"]},
+        {
+            "measure": "reports per CPU-second (1 worker; x2 = 2-core ceiling)",
+            "value": results["batch_reports_per_cpu_second"],
+        },
         {
             "measure": "embedding only, same texts (reports/s, baseline)",
             "value": results["embedding_only_reports_per_s"],
