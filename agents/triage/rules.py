@@ -27,9 +27,10 @@ class Rule:
     at_least: tuple[int, frozenset[str]] | None = None
     none: frozenset[str] = frozenset()
     unless_denied: frozenset[str] = frozenset()
+    denied: frozenset[str] = frozenset()  # names that must be explicitly denied ("no plan")
 
     def names(self) -> set[str]:
-        names = set().union(*self.groups, self.none, self.unless_denied)
+        names = set().union(*self.groups, self.none, self.unless_denied, self.denied)
         return names | (set(self.at_least[1]) if self.at_least else set())
 
     def fires(self, present: set[str], findings: Findings) -> bool:
@@ -38,6 +39,8 @@ class Rule:
         if self.at_least and len(self.at_least[1] & present) < self.at_least[0]:
             return False
         if self.none & present:
+            return False
+        if not all(findings.denied(name) for name in self.denied):
             return False
         return not any(findings.denied(name) for name in self.unless_denied)
 
@@ -67,6 +70,7 @@ def _load_rule(spec: dict) -> Rule:
         at_least=(int(at_least[0]), frozenset(at_least[1])) if at_least else None,
         none=frozenset(spec.get("none", [])),
         unless_denied=frozenset(spec.get("unless_denied", [])),
+        denied=frozenset(spec.get("denied", [])),
     )
 
 
