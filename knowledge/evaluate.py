@@ -6,7 +6,9 @@
 
 Metrics are computed on the passages ``Retriever.search(query, k, language=target_language)`` returns:
 recall@1 / recall@5 (an expected topic among the first 1 / 5 passages), MRR (over the first k passages),
-and no-answer precision / recall (``no_answer`` flags against queries that have no relevant topic).
+section@1 for queries that ask for a kind of information (``sections``: the first passage is of an expected
+topic and one of those sections), and no-answer precision / recall (``no_answer`` flags against queries
+that have no relevant topic).
 Queries whose expected topics are not in the collection (corpus still being written) are skipped and counted.
 """
 
@@ -49,12 +51,14 @@ class EvalQuery:
     expected: tuple[str, ...]  # empty: nothing in the corpus is relevant
     kind: str
     target_language: str | None = None  # search with this language filter (cross-lingual retrieval)
+    sections: tuple[str, ...] = ()  # sections that answer the question ("what can I do at home": self_care)
 
 
 @dataclass(frozen=True)
 class Outcome:
     query: EvalQuery
     topics: tuple[str, ...]  # topic of each returned passage, in order
+    sections: tuple[str, ...]  # section of each returned passage
     best_score: float
     latency_ms: float
 
@@ -63,30 +67,36 @@ class Outcome:
         """1-based position of the first passage of an expected topic."""
         return next((i for i, t in enumerate(self.topics, start=1) if t in self.query.expected), None)
 
+    @property
+    def section_hit(self) -> bool:
+        """The first passage is of an expected topic and of a section the query asks for."""
+        return self.rank == 1 and self.sections[0] in self.query.sections
+
 
 def load_queries(path: Path = QUERIES_FILE) -> list[EvalQuery]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [EvalQuery(r["id"], r["query"], r["lang"], tuple(r["expected"]), r["kind"], r.get("target_language"))
-            for r in rows]
+    return [EvalQuery(r["id"], r["query"], r["lang"], tuple(r["expected"]), r["kind"], r.get("target_language"),
+                      tuple(r.get("sections", ()))) for r in rows]
 
 
-Search = Callable[[EvalQuery], tuple[list[str], float]]
+Search = Callable[[EvalQuery], tuple[list[tuple[str, str]], float]]
 
 
 def run(search: Search, queries: Sequence[EvalQuery], progress: bool = True) -> list[Outcome]:
-    """Search every query; ``search`` returns the passage topics and the best score."""
+    """Search every query; ``search`` returns the (topic, section) of each passage and the best score."""
     outcomes = []
     for q in tqdm(queries, desc="queries", unit="q", disable=not progress):
         start = time.perf_counter()
-        topics, best = search(q)
-        outcomes.append(Outcome(q, tuple(topics), best, (time.perf_counter() - start) * 1000))
+        passages, best = search(q)
+        outcomes.append(Outcome(q, tuple(t for t, _ in passages), tuple(s for _, s in passages), best,
+                                (time.perf_counter() - start) * 1000))
     return outcomes
 
 
 def retriever_search(retriever: Retriever, k: int) -> Search:
-    def search(q: EvalQuery) -> tuple[list[str], float]:
+    def search(q: EvalQuery) -> tuple[list[tuple[str, str]], float]:
         result = retriever.search(q.query, k=k, language=q.target_language)
-        return [p.topic_id for p in result.passages], result.best_score
+        return [(p.topic_id, p.section) for p in result.passages], result.best_score
 
     return search
 
@@ -95,11 +105,12 @@ def plain_dense_search(store: KnowledgeStore, k: int) -> Search:
     """Baseline: one Chroma nearest-neighbour query (with a ``where`` language filter), no lexical part, no
     topic aggregation."""
 
-    def search(q: EvalQuery) -> tuple[list[str], float]:
+    def search(q: EvalQuery) -> tuple[list[tuple[str, str]], float]:
         hits = store.collection.query(query_embeddings=embed_queries([q.query]), n_results=k,
                                       where={"language": q.target_language} if q.target_language else None,
                                       include=["metadatas", "distances"])
-        return [m["topic_id"] for m in hits["metadatas"][0]], 1.0 - min(hits["distances"][0], default=1.0)
+        return ([(m["topic_id"], m["section"]) for m in hits["metadatas"][0]],
+                1.0 - min(hits["distances"][0], default=1.0))
 
     return search
 
@@ -109,8 +120,10 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 def metrics(outcomes: Sequence[Outcome], threshold: float) -> dict[str, Any]:
-    """Ranking metrics over answerable queries and no-answer precision/recall over all of them."""
+    """Ranking metrics over answerable queries, section@1 over those asking for a section, and no-answer
+    precision/recall over all of them."""
     answerable = [o for o in outcomes if o.query.expected]
+    asking = [o for o in answerable if o.query.sections]
     ranks = [o.rank for o in answerable]
     flagged = [o.best_score < threshold for o in outcomes]
     truth = [not o.query.expected for o in outcomes]
@@ -121,6 +134,7 @@ def metrics(outcomes: Sequence[Outcome], threshold: float) -> dict[str, Any]:
         "recall@1": _ratio(sum(r == 1 for r in ranks), len(answerable)),
         "recall@5": _ratio(sum(r is not None and r <= 5 for r in ranks), len(answerable)),
         "mrr": _ratio(sum(1 / r for r in ranks if r), len(answerable)),
+        "section@1": _ratio(sum(o.section_hit for o in asking), len(asking)),
         "no_answer_queries": sum(truth),
         "no_answer_precision": _ratio(tp, sum(flagged)),
         "no_answer_recall": _ratio(tp, sum(truth)),
@@ -175,6 +189,7 @@ SLICES: dict[str, Callable[[EvalQuery], bool]] = {
     "English queries": lambda q: q.lang == "en",
     "mixed KO/EN queries": lambda q: q.lang == "mixed",
     "typos": lambda q: q.kind == "typo",
+    "asking for a section (self-care, causes, ...)": lambda q: bool(q.sections),
     "cross-lingual (language filter = other language)": lambda q: q.target_language is not None,
     "no-answer: off-topic": lambda q: q.kind == "no_answer_offtopic",
     "no-answer: medical, not in corpus": lambda q: q.kind == "no_answer_medical",
@@ -205,7 +220,7 @@ def report(outcomes: Sequence[Outcome], threshold: float) -> dict[str, Any]:
 
 
 def render_markdown(result: dict[str, Any]) -> str:
-    columns = ["slice", "queries", "answerable", "recall@1", "recall@5", "mrr", "no_answer_precision",
+    columns = ["slice", "queries", "answerable", "recall@1", "recall@5", "mrr", "section@1", "no_answer_precision",
                "no_answer_recall", "false_no_answer_rate"]
     lines = ["# Retrieval evaluation", "", f"Queries: {result['queries_file']} ({result['evaluated']} evaluated, "
              f"{result['skipped']} skipped because their topics are not in the collection yet); collection "
@@ -312,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": {"k": args.k, "lexical_weight": args.lexical_weight,
                      "top_topic_passages": args.top_topic_passages},
         "runs": runs, "calibration": calibration,
-        "outcomes": [{**asdict(o.query), "topics": list(o.topics[:5]), "best_score": round(o.best_score, 4)}
+        "outcomes": [{**asdict(o.query), "topics": list(o.topics[:5]), "passage_sections": list(o.sections[:5]),
+                      "best_score": round(o.best_score, 4)}
                      for o in outcomes],
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -35,8 +35,9 @@ from knowledge.loaders import SUPPORTED_SUFFIXES, LoadError, SkipFile, expand_pa
 from knowledge.store import DEFAULT_COLLECTION, STORE_ERRORS, KnowledgeStore, StoreError
 from knowledge.vectors import BUNDLED_VECTORS, load_vectors, save_vectors
 
-INDEX_VERSION = "1"  # bump when chunking or metadata change so stores rebuild the bundled corpus
+INDEX_VERSION = "2"  # bump when chunking or metadata change so stores rebuild the bundled corpus
 EMBED_BATCH = 16
+ADD_BATCH = 1000  # chunks per Chroma add for files needing no e5: an add costs ~50 ms however small it is
 FINGERPRINT_KEY = "bundled_fingerprint"
 
 
@@ -86,8 +87,8 @@ class Ingestor:
         self.store, self.max_tokens, self.overlap, self.progress = store, max_tokens, overlap, progress
         self.precomputed: Mapping[str, np.ndarray] = {}  # chunk id -> vector (see knowledge.vectors)
 
-    def _vectors(self, batch: Sequence[Chunk]) -> tuple[np.ndarray, int]:
-        """Vectors of ``batch``: precomputed where known, e5 for the rest; and how many were precomputed."""
+    def _vectors(self, batch: Sequence[Chunk]) -> np.ndarray:
+        """Vectors of ``batch``: precomputed where known, e5 for the rest."""
         vectors = np.empty((len(batch), DIMENSION), dtype=np.float32)
         todo = [i for i, c in enumerate(batch) if c.id not in self.precomputed]
         if todo:
@@ -95,7 +96,7 @@ class Ingestor:
         for i, chunk in enumerate(batch):
             if chunk.id in self.precomputed:
                 vectors[i] = self.precomputed[chunk.id]
-        return vectors, len(batch) - len(todo)
+        return vectors
 
     def _plan(self, file: str, docs: Sequence[Document], origin: str) -> _Plan:
         unique: dict[str, Chunk] = {}
@@ -107,31 +108,47 @@ class Ingestor:
         stale = [i for i in self.store.ids_where({"file": file}) if i not in unique]
         return _Plan(file, chunks, [c for c in chunks if c.id not in present], stale)
 
+    def _groups(self, plans: list[_Plan]) -> list[list[_Plan]]:
+        """Plans stored in one transaction: a file that needs e5 on its own, consecutive files whose vectors
+        are all precomputed together, up to ``ADD_BATCH`` chunks (a first build from the shipped vectors
+        then takes a few Chroma adds instead of hundreds)."""
+        groups: list[list[_Plan]] = []
+        room = -1  # chunks that files with precomputed vectors may still add to the last group
+        for plan in plans:
+            precomputed = all(c.id in self.precomputed for c in plan.new)
+            if precomputed and len(plan.new) <= room:
+                groups[-1].append(plan)
+                room -= len(plan.new)
+            else:
+                groups.append([plan])
+                room = ADD_BATCH - len(plan.new) if precomputed else -1
+        return groups
+
     def _apply(self, plans: list[_Plan], summary: IngestSummary) -> None:
-        """Embed and add each plan's new chunks in one transaction per file, then drop its stale chunks."""
+        """Embed and add the plans' new chunks, all of a file in one transaction (a group of files whose vectors
+        are precomputed share one), then drop their stale chunks."""
         total = sum(len(p.new) for p in plans)
         with tqdm(total=total, unit="chunk", desc="embedding", disable=not self.progress or not total) as bar:
-            for plan in plans:
-                bar.set_postfix_str(Path(plan.file).name)
-                precomputed = 0
+            for group in self._groups(plans):
+                bar.set_postfix_str(Path(group[-1].file).name)
+                new = [c for plan in group for c in plan.new]
                 try:
+                    vectors = np.empty((len(new), DIMENSION), dtype=np.float32)
+                    for start in range(0, len(new), EMBED_BATCH):
+                        vectors[start : start + EMBED_BATCH] = self._vectors(new[start : start + EMBED_BATCH])
+                        bar.update(len(new[start : start + EMBED_BATCH]))
                     with self.store.transaction() as tx:
-                        for start in range(0, len(plan.new), EMBED_BATCH):
-                            batch = plan.new[start : start + EMBED_BATCH]
-                            vectors, reused = self._vectors(batch)
-                            tx.add([c.id for c in batch], [c.text for c in batch], vectors,
-                                   [c.metadata for c in batch])
-                            precomputed += reused
-                            bar.update(len(batch))
-                    self.store.delete(plan.stale)
+                        tx.add([c.id for c in new], [c.text for c in new], vectors, [c.metadata for c in new])
+                    self.store.delete([i for plan in group for i in plan.stale])
                 except STORE_ERRORS as exc:
-                    summary.errors.append(f"{plan.file}:1: not stored, rolled back ({exc})")
+                    summary.errors += [f"{plan.file}:1: not stored, rolled back ({exc})" for plan in group]
                     continue
-                summary.files_ingested += 1
-                summary.chunks_added += len(plan.new)
-                summary.chunks_precomputed += precomputed
-                summary.chunks_present += len(plan.chunks) - len(plan.new)
-                summary.chunks_removed += len(plan.stale)
+                for plan in group:
+                    summary.files_ingested += 1
+                    summary.chunks_added += len(plan.new)
+                    summary.chunks_precomputed += sum(c.id in self.precomputed for c in plan.new)
+                    summary.chunks_present += len(plan.chunks) - len(plan.new)
+                    summary.chunks_removed += len(plan.stale)
 
     def ingest_paths(self, paths: Iterable[Path], strict: bool = False) -> IngestSummary:
         """Ingest user files and folders. With ``strict`` a file with any bad row is left out entirely."""

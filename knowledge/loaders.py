@@ -87,7 +87,8 @@ def _read_text(path: Path, name: str) -> str:
 
 
 def load_markdown(path: Path) -> LoadedFile:
-    """``## `` sections of a Markdown file; the preamble and unknown headings become section "other"."""
+    """``## `` sections of a Markdown file; the preamble and unknown headings become section "other" (the
+    heading stays in the text: "Diet tips:")."""
     name = display_path(path)
     try:
         parsed = parse_markdown(_read_text(path, name))
@@ -103,7 +104,9 @@ def load_markdown(path: Path) -> LoadedFile:
     loaded = LoadedFile(path, "markdown")
     for heading, body, line in parts:
         section = heading_to_section(heading) if heading else None
-        text = body if section else (f"{heading}\n{body}" if heading else body)
+        text = body
+        if heading and not section:  # an unknown heading stays in the text, as a unit of its own
+            text = f"{heading}{'' if heading[-1] in '.:?!' else ':'}\n{body}"
         loaded.documents.append(Document(
             ref=f"{path.name}:{line}", text=text, topic_id=topic_id, title=title, language=language,
             section=section or OTHER_SECTION, source=f"{path.name}:{line}", file=name, line=line,

@@ -7,20 +7,26 @@
 
 How a query is answered:
 1. e5 finds the ``DENSE_POOL`` nearest chunks in Chroma; a character n-gram TF-IDF index (in memory, built
-   from the collection) scores every chunk lexically. A chunk's score is ``cosine + LEXICAL_WEIGHT * tfidf``.
-2. Chunks vote for their topic (best chunk + ``SECOND_CHUNK_WEIGHT`` x second best). Topics hold both
+   from the collection) scores every chunk lexically. A chunk's score is ``cosine + LEXICAL_WEIGHT * tfidf``:
+   the relevance score that ``no_answer`` and ``Passage.score`` use.
+2. Ranking adds ``WORD_WEIGHT`` x the TF-IDF similarity of whole English words, so that "heartburn" does not
+   rank burns topics through the n-grams it shares with "burns".
+3. Chunks vote for their topic (best chunk + ``SECOND_CHUNK_WEIGHT`` x second best). Topics hold both
    languages, so a Korean query that matches the Korean text of a topic also ranks its English text:
    ``language="en"`` returns English passages of the topics found through either language.
-3. Passages of the best topics that pass the language/section filters are returned: up to
-   ``top_topic_passages`` from the best topic, one from each next topic. ``no_answer`` is set when the best
-   chunk score is below the threshold calibrated on knowledge/eval/queries.jsonl (knowledge/calibration.json,
-   see ``python -m knowledge.evaluate``).
+4. Passages of the best topics that pass the language/section filters are returned: up to
+   ``top_topic_passages`` from the best topic, one from each next topic. Within a topic, a question that asks
+   for one kind of information ("what can I do at home", "왜 생기나요": ``SECTION_INTENTS``) gets the chunks of
+   that section first (``SECTION_PRIOR``). ``no_answer`` is set when the best chunk score is below the
+   threshold calibrated on knowledge/eval/queries.jsonl (knowledge/calibration.json, see
+   ``python -m knowledge.evaluate``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,7 +49,9 @@ log = logging.getLogger(__name__)
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 DEFAULT_THRESHOLD = 0.89  # used only when calibration.json is missing
 LEXICAL_WEIGHT = 0.25
+WORD_WEIGHT = 0.1  # exact English words, for ranking only
 SECOND_CHUNK_WEIGHT = 0.5
+SECTION_PRIOR = 0.05  # added within a topic to the chunks of the sections the question asks for
 DENSE_POOL = 100
 LEXICAL_POOL = 100
 TOP_TOPIC_PASSAGES = 2
@@ -52,6 +60,21 @@ QUERY_CACHE_SIZE = 256  # query embeddings kept (the agents often search the sam
 MAX_QUERY_TOKENS = 256  # ~0.3 s of e5 on one core; longer queries are cut with a notice
 _PAGE = 5000
 
+# Questions asking for one kind of information, by the section that holds it (English and Korean phrasings).
+SECTION_INTENTS: dict[str, re.Pattern[str]] = {section: re.compile(pattern, re.IGNORECASE) for section, pattern in {
+    "self_care": r"\bat home\b|\bhome (?:care|remed)|\bself[- ]?care\b|\bwhat (?:can|should) i do\b|"
+                 r"\bhow (?:can|do|should) i (?:ease|relieve|soothe|manage|look after|take care)|"
+                 r"\b집에서|자가 ?관리|어떻게 (?:하면|해야|관리|돌보)|뭘 하면|무엇을 하면|민간 ?요법",
+    "treatment": r"\btreat|\bmedicines?\b|\bmedications?\b|\bcure\b|\bwhat helps\b|\bremed|"
+                 r"치료(?:법|하|받| 방법)|무슨 약|어떤 약|낫게|낫는",
+    "when_to_seek_care": r"\bsee a doctor\b|\bwhen should i\b|\bshould i (?:go|see|call|worry)\b|"
+                         r"\bgo to (?:the )?(?:er|hospital|emergency)\b|\bis (?:it|this) (?:serious|an emergency)\b|"
+                         r"병원에 ?가야|응급실에 ?가야|언제 병원|진료를 ?받아야|걱정해야",
+    "prevention": r"\bprevent(?!er)|\bavoid (?:getting|catching)\b|예방(?:하|법|할| 방법)|안 걸리",
+    "causes": r"\bwhat causes\b|\bcaused by\b|\bwhy (?:do|does|did|am|is)\b|왜 생기|원인|이유가",
+    "diagnosis": r"\bdiagnos|\bwhat tests?\b|어떻게 진단|진단 방법|무슨 검사|어떤 검사",
+}.items()}
+
 
 class QueryError(ValueError):
     """The query or a filter is unusable (empty, unknown language or section)."""
@@ -59,7 +82,8 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Passage:
-    """One retrieved chunk. ``score`` = e5 cosine + LEXICAL_WEIGHT x character n-gram similarity."""
+    """One retrieved chunk. ``score`` = e5 cosine + LEXICAL_WEIGHT x character n-gram similarity (the
+    relevance compared with the no-answer threshold)."""
 
     citation_id: str
     text: str
@@ -112,6 +136,11 @@ def prepare_query(query: str, max_tokens: int = MAX_QUERY_TOKENS) -> tuple[str, 
     return text[:low], [notice]
 
 
+def asked_sections(query: str) -> frozenset[str]:
+    """Sections the query asks for ("what can I do at home" -> self_care), by ``SECTION_INTENTS``."""
+    return frozenset(section for section, pattern in SECTION_INTENTS.items() if pattern.search(query))
+
+
 def ensure_default_collection(path: Path | None = None, host: str | None = None, port: int | None = None,
                               name: str = DEFAULT_COLLECTION, progress: bool = False,
                               corpus_dir: Path = CORPUS_DIR) -> KnowledgeStore:
@@ -128,7 +157,7 @@ def ensure_default_collection(path: Path | None = None, host: str | None = None,
 
 
 class _Catalog:
-    """Ids, texts, metadata and embeddings of every chunk, with the lexical index over them (in memory:
+    """Ids, texts, metadata and embeddings of every chunk, with the lexical indexes over them (in memory:
     ~2 KB per chunk)."""
 
     def __init__(self, store: KnowledgeStore) -> None:
@@ -150,6 +179,7 @@ class _Catalog:
         self.topic_rows: dict[str, np.ndarray] = {topic: np.array(rows) for topic, rows in grouped.items()}
         texts = [f"{m.get('title', '')} {d}" for m, d in zip(self.metadatas, self.documents, strict=True)]
         self.lexical = LexicalIndex(texts)
+        self.words = LexicalIndex(texts, words=True)
 
 
 class Retriever:
@@ -223,18 +253,21 @@ class Retriever:
     def _rank(self, catalog: _Catalog, text: str, vector: np.ndarray, hits: list[str], k: int,
               language: str | None, section: str | None, notices: list[str]) -> RetrievalResult:
         lexical = catalog.lexical.scores(text)
+        words = WORD_WEIGHT * catalog.words.scores(text)
+        asked = asked_sections(text)
 
-        def scores(rows: np.ndarray) -> np.ndarray:
+        def relevance(rows: np.ndarray) -> np.ndarray:
             return catalog.embeddings[rows] @ vector + self.lexical_weight * lexical[rows]
 
         pool = np.unique(np.concatenate([[catalog.row[i] for i in hits if i in catalog.row],
                                          np.argsort(-lexical)[:LEXICAL_POOL]]).astype(int))
-        pool_scores = scores(pool)
+        pool_relevance = relevance(pool)
+        pool_scores = pool_relevance + words[pool]
         best_rows: dict[str, list[float]] = defaultdict(list)  # candidate scores per topic, best first
         for i in np.argsort(-pool_scores):
             best_rows[catalog.metadatas[pool[i]]["topic_id"]].append(float(pool_scores[i]))
         topic_score = {t: s[0] + (SECOND_CHUNK_WEIGHT * s[1] if len(s) > 1 else 0.0) for t, s in best_rows.items()}
-        best = round(float(pool_scores.max()), 4)
+        best = round(float(pool_relevance.max()), 4)
 
         passages: list[Passage] = []
         for rank, topic in enumerate(sorted(topic_score, key=topic_score.__getitem__, reverse=True)):
@@ -242,29 +275,31 @@ class Retriever:
                 break
             quota = min(self.top_topic_passages if rank == 0 else 1, k - len(passages))
             rows = catalog.topic_rows[topic]
-            row_scores = scores(rows)
-            order = self._order_in_topic(catalog, rows, row_scores, language, section)
-            passages += [self._passage(catalog, int(rows[i]), float(row_scores[i])) for i in order[:quota]]
+            row_relevance = relevance(rows)
+            order = self._order_in_topic(catalog, rows, row_relevance + words[rows], language, section, asked)
+            passages += [self._passage(catalog, int(rows[i]), float(row_relevance[i])) for i in order[:quota]]
         return RetrievalResult(passages, best < self.threshold, best, notices)
 
     @staticmethod
     def _order_in_topic(catalog: _Catalog, rows: np.ndarray, row_scores: np.ndarray, language: str | None,
-                        section: str | None) -> list[int]:
-        """Indices into ``rows`` of the chunks passing the filters, best first.
+                        section: str | None, asked: frozenset[str]) -> list[int]:
+        """Indices into ``rows`` of the chunks passing the filters, best first; chunks of the ``asked``
+        sections get ``SECTION_PRIOR`` on top of their score.
 
         Sections are parallel across languages, so with a language filter a chunk ranks by the best score
         of its section in either language: for a Korean query with language="en", the English section
         whose Korean twin matched comes first, although English text matches a Korean query less well.
         """
         metadatas = [catalog.metadatas[r] for r in rows]
+        ranked = row_scores + SECTION_PRIOR * np.array([m["section"] in asked for m in metadatas])
         keep = [i for i, m in enumerate(metadatas)
                 if (language is None or m["language"] == language) and (section is None or m["section"] == section)]
         if language is None:
-            return sorted(keep, key=lambda i: row_scores[i], reverse=True)
+            return sorted(keep, key=lambda i: ranked[i], reverse=True)
         section_best: dict[str, float] = {}
         for i, m in enumerate(metadatas):
-            section_best[m["section"]] = max(section_best.get(m["section"], -1.0), float(row_scores[i]))
-        return sorted(keep, key=lambda i: (section_best[metadatas[i]["section"]], row_scores[i]), reverse=True)
+            section_best[m["section"]] = max(section_best.get(m["section"], -1.0), float(ranked[i]))
+        return sorted(keep, key=lambda i: (section_best[metadatas[i]["section"]], ranked[i]), reverse=True)
 
     @staticmethod
     def _passage(catalog: _Catalog, row: int, score: float) -> Passage:

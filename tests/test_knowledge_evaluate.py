@@ -7,14 +7,16 @@ import pytest
 from knowledge_fixtures import CORPUS
 
 from knowledge.corpus import load_topics
+from knowledge.documents import SECTION_HEADINGS
 from knowledge.evaluate import EvalQuery, Outcome, choose_threshold, cross_validate, load_queries, main, metrics
 from knowledge.ingest import Ingestor
 from knowledge.store import KnowledgeStore
 
 
-def _outcome(expected: tuple[str, ...], topics: tuple[str, ...], best: float) -> Outcome:
-    return Outcome(EvalQuery("q", "text", "en", expected, "colloquial" if expected else "no_answer_offtopic"),
-                   topics, best, 1.0)
+def _outcome(expected: tuple[str, ...], topics: tuple[str, ...], best: float, asked: tuple[str, ...] = (),
+             sections: tuple[str, ...] = ()) -> Outcome:
+    query = EvalQuery("q", "text", "en", expected, "colloquial" if expected else "no_answer_offtopic", None, asked)
+    return Outcome(query, topics, sections or ("overview",) * len(topics), best, 1.0)
 
 
 def test_metrics_rank_and_no_answer_counts() -> None:
@@ -29,6 +31,17 @@ def test_metrics_rank_and_no_answer_counts() -> None:
     assert (m["recall@1"], m["recall@5"]) == (round(1 / 3, 4), round(2 / 3, 4))
     assert m["mrr"] == round((1 + 1 / 5 + 1 / 6) / 3, 4)
     assert (m["no_answer_precision"], m["no_answer_recall"], m["false_no_answer_rate"]) == (1.0, 0.5, 0.0)
+    assert m["section@1"] is None  # no query asks for a section
+
+
+def test_section_at_1_needs_the_right_topic_and_section_first() -> None:
+    outcomes = [
+        _outcome(("a",), ("a", "b"), 0.95, ("self_care",), ("self_care", "overview")),  # hit
+        _outcome(("a",), ("a", "a"), 0.95, ("self_care",), ("overview", "self_care")),  # wrong section first
+        _outcome(("a",), ("b", "a"), 0.95, ("self_care",), ("self_care", "self_care")),  # wrong topic first
+        _outcome(("a",), ("a",), 0.95),  # asks for no section: not counted
+    ]
+    assert metrics(outcomes, threshold=0.9)["section@1"] == round(1 / 3, 4)
 
 
 def test_threshold_is_the_middle_of_the_best_gap_within_the_false_no_answer_limit() -> None:
@@ -48,6 +61,8 @@ def test_the_eval_set_covers_the_brief() -> None:
     assert len(queries) >= 150 and sum(not q.expected for q in queries) >= 20
     assert {q.lang for q in queries} == {"ko", "en", "mixed"}
     assert sum(q.kind == "typo" for q in queries) >= 10 and sum(q.target_language is not None for q in queries) >= 30
+    assert sum(bool(q.sections) for q in queries) >= 10 and {q.lang for q in queries if q.sections} == {"ko", "en"}
+    assert {s for q in queries for s in q.sections} <= set(SECTION_HEADINGS)
     assert topics == set(load_topics())  # every topic has queries
 
 

@@ -132,7 +132,11 @@ def test_shipped_vectors_replace_e5_for_unchanged_chunks(tmp_path: Path, monkeyp
     real = ingest_module.embed_passages
     monkeypatch.setattr(ingest_module, "embed_passages", lambda texts: embedded.extend(texts) or real(texts))
     fresh = KnowledgeStore.open(tmp_path / "fresh")
+    adds: list[int] = []
+    add = fresh.collection.add
+    monkeypatch.setattr(fresh.collection, "add", lambda **kwargs: adds.append(len(kwargs["ids"])) or add(**kwargs))
     summary = Ingestor(fresh, progress=False).ingest_bundled(corpus, vectors_file=vectors)
-    assert summary.chunks_added == fresh.count() == built.count()
+    assert summary.chunks_added == fresh.count() == built.count() == sum(adds)
     assert summary.chunks_precomputed == summary.chunks_added - 1 and len(embedded) == 1 and "wide hat" in embedded[0]
+    assert len(adds) == 3  # files with precomputed vectors are added together: en/ before sunburn, sunburn, ko/
     assert Retriever(fresh).search("가슴이 꽉 조여요").passages[0].topic_id == "heart-attack"

@@ -18,7 +18,7 @@ def test_markdown_without_front_matter_maps_known_headings() -> None:
     assert sections == [("other", 3), ("symptoms", 5), ("other", 8)]
     preamble, symptoms, tips = loaded.documents
     assert symptoms.title == "Gout notes" and symptoms.language == "en" and symptoms.topic_id == "notes"
-    assert tips.text.startswith("Diet tips\n")  # an unknown heading stays in the text
+    assert tips.text.startswith("Diet tips:\n")  # an unknown heading stays in the text, as its own unit
     assert symptoms.source == "notes.md:5" and symptoms.ref == "notes.md:5"
 
 

@@ -7,10 +7,12 @@ import pytest
 from knowledge_fixtures import CORPUS, FILES, copy_corpus
 
 from knowledge.ingest import Ingestor
+from knowledge.lexical import LexicalIndex
 from knowledge.retrieval import (
     MAX_QUERY_TOKENS,
     QueryError,
     Retriever,
+    asked_sections,
     ensure_default_collection,
     load_calibration,
     prepare_query,
@@ -66,6 +68,39 @@ def test_section_filter(retriever: Retriever) -> None:
     assert {p.section for p in result.passages} == {"when_to_seek_care"}
     both = retriever.search("chest pain", k=2, language="ko", section="symptoms")
     assert {(p.language, p.section) for p in both.passages} == {("ko", "symptoms")}
+
+
+@pytest.mark.parametrize(("query", "language", "section"), [
+    ("sunburn, what can I do at home?", None, "self_care"),
+    ("햇볕에 탔는데 집에서 어떻게 해야 하나요", "en", "self_care"),
+    ("how can I prevent sunburn", "ko", "prevention"),
+    ("when should I see a doctor for chest pain", None, "when_to_seek_care"),
+])
+def test_questions_asking_for_a_section_get_it_first(retriever: Retriever, query: str, language: str | None,
+                                                      section: str) -> None:
+    result = retriever.search(query, k=2, language=language)
+    assert result.passages[0].section == section
+    assert result.passages[0].score <= result.best_score  # scores stay the relevance the threshold is about
+
+
+def test_section_intents_in_both_languages() -> None:
+    assert asked_sections("sore throat, what can I do at home") == {"self_care"}
+    assert asked_sections("how do I treat a sprain at home") == {"self_care", "treatment"}
+    assert asked_sections("목이 아픈데 집에서 어떻게 하면 좋아질까요") == {"self_care"}
+    assert asked_sections("편두통은 왜 생기나요") == {"causes"}
+    assert asked_sections("is this serious? should I go to the hospital") == {"when_to_seek_care"}
+    for plain in ["가슴이 꽉 조이고 식은땀이 나요", "어린이집에서 수족구가 돌아요", "독감 예방접종 맞고 열이 나요",
+                  "항암 치료 중인데 열이 나요", "how do I use a preventer inhaler"]:
+        assert asked_sections(plain) == frozenset(), plain
+
+
+def test_english_words_are_matched_whole_beside_character_ngrams() -> None:
+    texts = ["Heartburn is a burning feeling from stomach acid.", "Minor burns: cool the burn under running water.",
+             "속쓰림은 위산 때문입니다."]
+    chars, words = LexicalIndex(texts).scores("heartburn"), LexicalIndex(texts, words=True).scores("heartburn")
+    assert chars[1] > 0 and words[1] == 0 and words[0] > 0  # n-grams share "burn"; words do not
+    assert LexicalIndex(texts, words=True).scores("속쓰림").tolist() == [0, 0, 0]  # Korean: n-grams only
+    assert LexicalIndex(["가슴", "12"], words=True).scores("chest").tolist() == [0, 0]  # no English word at all
 
 
 def test_threshold_separates_off_topic_queries(store: KnowledgeStore) -> None:
