@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from typing import Any
 
 COLUMNS = ("row", "id", "level", "confidence", "red_flags", "action", "language", "status")
 CHUNK = 32  # rows triaged together (one embedding batch) and flushed together
+AUTO_WORKERS_MIN_ROWS = 400  # below this, starting a worker process (~2 s to load the model) costs more than it saves
 _TRUE = {"true", "yes", "y", "1", "t", "예", "네", "임신"}
 _FALSE = {"false", "no", "n", "0", "f", "아니오", "아니요"}
 _SEX = {
@@ -276,6 +278,13 @@ def _chunks(items: list[InputRow], size: int) -> Iterator[list[InputRow]]:
         yield items[start : start + size]
 
 
+def auto_workers(rows: int) -> int:
+    """Worker processes for a batch of ``rows`` rows: 2 when this process may use at least two cores and the batch
+    is large enough to repay the workers' start-up, else 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2, cores) if rows >= AUTO_WORKERS_MIN_ROWS else 1
+
+
 def _decide_chunk(cases: list[dict[str, Any]]) -> list[Any]:
     """Worker-process entry: triage one chunk with the process's own triager."""
     from agents.triage import get_triager
@@ -303,12 +312,13 @@ def run_batch(
     resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
     triager: Any | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
 ) -> dict[str, Any]:
     """Triage every row of INPUT into OUTPUT; returns a summary (counts per level and status, duplicates, speed).
 
     ``progress(done, total)`` is called after each chunk (rows already in OUTPUT count as done when resuming).
-    ``workers`` > 1 triages chunks in that many worker processes (one CPU core each; rows stay in order).
+    ``workers`` > 1 triages chunks in that many worker processes (one CPU core each; rows stay in order); ``None``
+    chooses with :func:`auto_workers` (2 for large batches on a machine with 2+ cores).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     _format(output_path)
@@ -317,6 +327,8 @@ def run_batch(
     items = read_rows(input_path)
     start = _resume_point(output_path, items) if resume else 0
     chunks = list(_chunks(items[start:], CHUNK))
+    if workers is None:
+        workers = auto_workers(len(items) - start)
     began = time.perf_counter()
     writer = _Writer(output_path, append=start > 0)
     try:
@@ -399,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes, one CPU core each (default 1; 2 uses both cores of a 2-core machine)",
+        default=None,
+        help=f"worker processes, one CPU core each (default: 2 when {AUTO_WORKERS_MIN_ROWS}+ rows are left and the "
+        "machine has 2+ cores, else 1)",
     )
     args = parser.parse_args(argv)
     from tqdm import tqdm

@@ -217,3 +217,11 @@ def test_two_workers_give_the_same_rows(jsonl_run, tmp_path: Path) -> None:
     proc = _run(str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out.jsonl"), "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     assert _read_jsonl(tmp_path / "out.jsonl") == single
+
+
+def test_auto_workers_uses_two_cores_only_for_large_batches() -> None:
+    from agents.batch import AUTO_WORKERS_MIN_ROWS, auto_workers
+
+    assert auto_workers(10) == 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    assert auto_workers(AUTO_WORKERS_MIN_ROWS) == min(2, cores)

@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("directory", [MODEL_DIR, DEV_MODEL_DIR])
 def test_saved_model_loads_and_is_small(directory) -> None:
     model = TriageModel.load(directory)
-    assert model.coef.shape == (len(LEVELS), EMBED_DIM + len(model.symbolic_names))
+    # ordinal model: one row per cut between levels; columns: embedding, symbolic features, topic prior
+    assert model.coef.shape == (len(LEVELS) - 1, EMBED_DIM + len(model.symbolic_names) + len(LEVELS))
+    assert len(model.topics.ids) == len(model.topics.vectors) >= 50
     assert 0.05 <= model.emergency_threshold <= 0.5
     assert sum(p.stat().st_size for p in directory.iterdir()) < 1_000_000
     assert model.info["cross_validation"]["folds"] == 5
@@ -38,9 +40,13 @@ def test_model_names_match_current_rules() -> None:
 def test_probabilities_are_a_distribution() -> None:
     model = TriageModel.load(MODEL_DIR)
     rng = np.random.default_rng(0)
-    probs = model.probabilities(rng.normal(size=(3, EMBED_DIM)), np.zeros((3, len(model.symbolic_names))))
+    embeddings = rng.normal(size=(3, EMBED_DIM))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    probs = model.probabilities(embeddings, np.zeros((3, len(model.symbolic_names))))
     assert probs.shape == (3, len(LEVELS))
-    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert np.allclose(probs.sum(axis=1), 1.0) and (probs >= 0).all()
+    prior = model.topics(embeddings)
+    assert prior.shape == (3, len(LEVELS)) and np.allclose(prior.sum(axis=1), 1.0)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,15 @@ import yaml
 from agents.triage.context import build_context
 from agents.triage.levels import DATA_DIR, RANK
 from agents.triage.rules import RuleSet
-from tests.triage_probes import EMERGENCY, NO_RULE, URGENT_FLOOR
+from tests.triage_probes import (
+    EMERGENCY,
+    NO_RULE,
+    ROUTINE_FLOOR,
+    SEVERITY_EMERGENCY,
+    URGENT_FLOOR,
+    WRITTEN_REGISTER_AFFIRMED,
+    WRITTEN_REGISTER_NOT_EMERGENCY,
+)
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +26,10 @@ def rules() -> RuleSet:
     return RuleSet()
 
 
-@pytest.mark.parametrize(("text", "kwargs", "expected"), EMERGENCY + URGENT_FLOOR)
+@pytest.mark.parametrize(
+    ("text", "kwargs", "expected"),
+    EMERGENCY + URGENT_FLOOR + SEVERITY_EMERGENCY + WRITTEN_REGISTER_AFFIRMED + ROUTINE_FLOOR,
+)
 def test_red_flag_forces_at_least_level(rules: RuleSet, text: str, kwargs: dict, expected: str) -> None:
     result = rules.evaluate(text, **kwargs)
     assert result.level is not None, f"no rule fired; concepts: {sorted(result.present)}"
@@ -31,9 +42,27 @@ def test_no_red_flag(rules: RuleSet, text: str, kwargs: dict, expected: None) ->
     assert result.level is expected, [h.id for h in result.hits]
 
 
+@pytest.mark.parametrize(("text", "kwargs", "highest"), WRITTEN_REGISTER_NOT_EMERGENCY)
+def test_written_register_negatives_fire_no_emergency(
+    rules: RuleSet, text: str, kwargs: dict, highest: str | None
+) -> None:
+    result = rules.evaluate(text, **kwargs)
+    allowed = 0 if highest is None else RANK[highest]
+    assert result.level is None or RANK[result.level] <= allowed, [h.id for h in result.hits]
+
+
 @pytest.mark.parametrize(
     ("text", "concept"),
     [
+        ("호흡곤란은 부인한다", "breathless"),
+        ("흉통은 부정하였다", "chest_pain"),
+        ("구토나 설사는 동반하지 않는다", "diarrhoea"),
+        ("목 경직 소견은 관찰되지 않는다", "stiff_neck"),
+        ("두통, 복시, 말 어눌함, 팔다리 힘 빠짐은 없고 청력 변화도 없다", "headache"),
+        ("발열(-), 구토(-)", "fever"),
+        ("케톤 음성", "ketones_dka"),
+        ("She has no fever, chills, night sweats, weight loss, chest pain or shortness of breath.", "breathless"),
+        ("He denies fever, vomiting, diarrhoea, blood in the stool or shortness of breath.", "breathless"),
         ("가슴 통증은 없어요", "chest_pain"),
         ("숨은 안 차요", "breathless"),
         ("no chest pain", "chest_pain"),
@@ -58,6 +87,9 @@ def test_negated_mentions_are_denied(rules: RuleSet, text: str, concept: str) ->
         ("숨이 안 쉬어져요", "breathless_severe"),
         ("no fever yesterday, now has crushing chest pain", "chest_crushing"),
         ("my inhaler isn't helping and I'm wheezing", "inhaler_not_helping"),
+        ("두통이 있으나 구토는 없다", "headache"),  # a contrastive clause ends the negation's scope
+        ("두통을 호소하나 구토는 없다", "headache"),
+        ("No real chest pain, just a weird pressure between my shoulder blades", "jaw_arm_back_pain"),
     ],
 )
 def test_pseudo_negations_stay_present(rules: RuleSet, text: str, concept: str) -> None:
@@ -105,6 +137,16 @@ def test_context_reads_age_temperature_and_vitals() -> None:
     assert "glucose_very_high" in build_context("blood sugar 28 mmol").facts
     assert build_context("기침한 지 2개월이에요").age_years is None  # a duration, not an age
     assert build_context("anything", age=80).facts >= {"older_adult"}  # structured age wins
+    assert "low_oxygen" in build_context("oxygen saturation of 91% on room air").facts
+    assert "oxygen_borderline" in build_context("산소포화도 93%").facts
+    assert "oxygen_borderline" in build_context("COPD, sats 90% (my usual is 91)").facts  # a stated baseline
+    assert "fast_breathing" in build_context("호흡수 분당 30회").facts
+    assert "fast_breathing" not in build_context("호흡수 44회", age=3).facts  # age-adjusted limit
+    assert "tachycardia_severe" in build_context("pulse 135").facts
+    assert "bp_low" in build_context("systolic 84").facts
+    assert "gcs_reduced" in build_context("GCS 14").facts
+    assert "fever_measured" not in build_context("no fever above 38 C").facts  # a limit, not a reading
+    assert "fever_measured" not in build_context("열은 38도를 넘지 않았다").facts
 
 
 def test_rule_and_lexicon_files_are_valid(rules: RuleSet) -> None:

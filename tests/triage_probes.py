@@ -155,3 +155,109 @@ EMERGENCY += [
     ("right-sided abdominal pain that hurts more when I walk", {}, "emergency"),
     ("배 오른쪽 아래가 아프고 밥맛이 없어요", {}, "emergency"),
 ]
+
+# Markers of severe illness that make any presentation an emergency (NICE sepsis / NEWS2 high-risk criteria), in
+# clinical and lay register. Written from the criteria, not from vignettes.
+SEVERITY_EMERGENCY = [
+    ("Cough and fever for 3 days. SpO2 89% on room air.", {}, "emergency"),
+    ("my pulse oximeter says 90% and I feel breathless", {}, "emergency"),
+    ("기침과 가래가 있고 산소포화도 90%로 측정되었다.", {}, "emergency"),
+    ("폐렴 진단 후 집에서 잰 산소 포화도가 88%예요", {}, "emergency"),
+    ("호흡수 32회, 체온 38.6도.", {}, "emergency"),
+    ("RR 34/min, temp 38.1", {}, "emergency"),
+    ("he is breathing about 40 times a minute", {}, "emergency"),
+    ("아기가 숨을 1분에 70번 쉬어요", {"age": 0.5}, "emergency"),
+    ("She looks pale and her lips are turning blue.", {}, "emergency"),
+    ("입술이 푸르스름하게 변했다.", {}, "emergency"),
+    ("Jaundiced for a week and now confused about where she is.", {}, "emergency"),
+    ("황달과 함께 혼돈이 관찰된다.", {}, "emergency"),
+    ("눈이 노랗게 변했고 오늘부터 자꾸 졸려하며 날짜를 헷갈린다.", {}, "emergency"),
+    ("yellow eyes, bleeding gums and bruising all over", {}, "emergency"),
+    ("피부가 노랗고 원인 모를 멍이 여러 개 생겼다.", {}, "emergency"),
+    ("has not been able to keep fluids down all day and is pale, clammy and lightheaded", {}, "emergency"),
+    ("물도 못 넘기고 계속 토하며 식은땀이 나고 얼굴이 창백하다.", {}, "emergency"),
+    ("fainted on the toilet with diarrhoea this morning", {}, "emergency"),
+    ("배가 아프다가 화장실에서 실신하였다.", {}, "emergency"),
+    ("fever with mottled skin on the legs", {}, "emergency"),
+    ("열이 나고 피부가 얼룩덜룩하다.", {}, "emergency"),
+    ("BP 82/50, HR 124, febrile", {}, "emergency"),
+    ("수축기 혈압 85, 오한과 고열.", {}, "emergency"),
+    ("혈압이 뚝 떨어지고 어지러워 쓰러질 것 같다.", {}, "emergency"),
+    ("fever 39.4 and heart rate 135 with chills", {}, "emergency"),
+    ("체온 39도, 맥박 분당 132회, 오한.", {}, "emergency"),
+    ("He has altered mental status since this morning.", {}, "emergency"),
+    ("보호자에 따르면 오늘 아침부터 의식 저하가 있다.", {}, "emergency"),
+    ("의식이 처지고 엉뚱한 대답을 한다.", {}, "emergency"),
+    ("GCS 13 after vomiting all night", {}, "emergency"),
+    ("headache like being hit with a bat, never had anything like it, vomited twice", {}, "emergency"),
+    ("이런 두통은 처음이고 토를 두 번 했다.", {}, "emergency"),
+    ("fever of 39, headache and a stiff neck", {}, "emergency"),
+]
+
+# Written (formal, third-person) register with pertinent negatives: no emergency rule may fire. The rule level must be
+# below ``emergency`` (None = no rule at all; a lower level names the highest rule level allowed).
+WRITTEN_REGISTER_NOT_EMERGENCY = [
+    ("45세 남성이 허리 통증을 호소한다. 다리 저림이나 힘 빠짐은 없고 대소변 장애는 부인한다. 발열은 없다.", {}, None),
+    ("통증은 다리로 뻗치지 않으며 안장 부위 감각 저하, 배뇨 장애, 하지 근력 저하는 모두 부인한다.", {}, None),
+    (
+        "양측 관자놀이를 조이는 두통. 구토, 시야 변화, 팔다리 힘 빠짐은 동반하지 않으며 신경학적 이상 소견은 없다.",
+        {},
+        None,
+    ),
+    ("두통이 있으나 발열, 구토, 목 경직은 없다.", {}, None),
+    ("갑자기 시작된 두통은 아니며 생애 최악의 두통도 아니라고 한다.", {}, None),
+    ("오후가 되면 머리가 조이듯 무겁고 뒷목이 당긴다. 열이나 구토는 없다.", {}, None),
+    ("어깨와 뒷목이 뻐근하고 머리가 띠를 두른 듯 조인다.", {}, None),
+    ("요리 중 손등을 데었다. 화상 부위는 동전 크기로 붉고 물집은 없다.", {}, "urgent"),
+    ("손목을 뜨거운 물에 데었다. 크기는 2cm 정도이며 손바닥보다 작다.", {}, None),
+    ("입술 가장자리에 물집이 생기고 따끔거린다. 전에도 같은 곳에 생긴 적이 있다.", {}, None),
+    ("오른쪽 발목을 접질렸다. 걸을 수 있고 복숭아뼈를 눌러도 통증은 없다.", {}, None),
+    ("어제부터 설사 4회, 구토 1회. 혈변, 고열, 심한 복통은 없으며 의식 변화 없음.", {}, None),
+    ("복부 경련과 묽은 설사가 있다. 발열은 없다.", {}, None),
+    ("팔과 배에 두드러기가 있으나 입술이나 혀의 부종, 호흡곤란, 어지럼은 없다.", {}, None),
+    ("기침과 가래가 1주일째 있다. 발열은 없으며 호흡곤란은 부인한다. 흉통은 없다.", {}, None),
+    ("흉통이나 호흡곤란 등 다른 증상은 호소하지 않았다. 산소포화도 98%, 호흡수 16회.", {}, None),
+    ("의식은 명료하며 지남력 장애는 없다. 황달 소견은 보이지 않는다.", {}, None),
+    ("실신이나 어지럼은 없었고 입술이 파랗게 변하지는 않았다.", {}, None),
+    ("다리에 모기 물린 자국이 부어 올라왔다. 아이는 잘 놀고 있다.", {}, None),
+    ("수면 중 무호흡은 없다고 한다. 3개월째 잠들기 어렵다.", {}, None),
+    ("발뒤꿈치 아래가 아침마다 아프다.", {}, None),
+    ("열은 38도를 넘지 않았고 물은 잘 마신다.", {}, None),
+    (
+        "A 40-year-old man reports low back pain after lifting. He denies leg weakness, numbness, saddle anaesthesia, "
+        "urinary retention or incontinence, and fever.",
+        {},
+        None,
+    ),
+    (
+        "She has a band-like headache. She has no fever, neck stiffness, vomiting, visual disturbance, weakness or "
+        "speech problems, and the headache did not start suddenly.",
+        {},
+        None,
+    ),
+    ("He is alert and oriented. Vital signs are normal. Negative for chest pain and shortness of breath.", {}, None),
+    ("Itchy welts on the trunk; no lip or tongue swelling, no wheeze, no trouble breathing, no dizziness.", {}, None),
+    ("Three loose stools and one vomit since last night; keeping fluids down, no blood, no fever above 38C.", {}, None),
+    ("Red painful patch 3 cm across on the forearm from a hot pan, no blisters; face and hands unaffected.", {}, None),
+    ("The patient is not short of breath, is speaking in full sentences and has no cyanosis.", {}, None),
+    ("No chest pain, just a cough and a runny nose for four days.", {}, None),
+]
+
+# Contrast: the same written register with the red flag affirmed must still fire (negation must not leak across a
+# contrastive clause or a list).
+WRITTEN_REGISTER_AFFIRMED = [
+    ("흉통이 있으나 호흡곤란은 없다. 흉통은 왼팔로 뻗친다.", {}, "emergency"),
+    ("두통, 구토, 목 경직이 있으며 체온은 39도이다.", {}, "emergency"),
+    ("발열은 없으나 한쪽 팔다리에 힘이 빠지고 말이 어눌하다.", {}, "emergency"),
+    ("She has no fever but her lips are blue and she is breathing 36 times a minute.", {}, "emergency"),
+    ("No headache; now has crushing chest pain and is sweating.", {}, "emergency"),
+]
+
+# Routine floor: problems that need a clinician within days, not home care (the weakest boundary).
+ROUTINE_FLOOR = [
+    ("26세 여성이 이틀 전부터 배뇨통과 빈뇨를 호소한다. 발열과 옆구리 통증은 없다.", {}, "routine"),
+    ("burning when I pee and going every half hour, no fever, not pregnant", {}, "routine"),
+    ("인후통과 목 림프절 종대, 심한 피로가 열흘째 지속된다.", {}, "routine"),
+    ("sore throat, swollen glands in my neck and exhausted for two weeks", {}, "routine"),
+    ("band of blisters on one side of my chest, it's shingles I think", {}, "routine"),
+]

@@ -2,8 +2,10 @@
 
 The structured fields win over the text. From the text we read ages ("58살", "72세", "생후 6주", "70대",
 "아버지(75)", "9 yo", "28M", "2-month-old"), temperatures ("38.6도", "39℃", "102F", "temp 38.4"), blood
-glucose, blood pressure and oxygen saturation. The result is a set of *facts* (e.g. ``infant_under_3m``,
-``fever_measured``, ``bp_crisis``) that red-flag rules combine with concepts.
+glucose, blood pressure, oxygen saturation, respiratory and heart rate and GCS, in lay and clinical register
+("SpO2 89%", "산소포화도 90%", "호흡수 32회", "breathing 55 times a minute", "맥박 130회", "systolic 85", "GCS 13").
+The result is a set of *facts* (e.g. ``infant_under_3m``, ``fever_measured``, ``bp_crisis``, ``low_oxygen``) that
+red-flag rules combine with concepts. Vital-sign thresholds follow the NICE sepsis / NEWS2 high-risk criteria.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ FACTS = (
     "bp_crisis",
     "bp_low",
     "low_oxygen",
+    "oxygen_borderline",
+    "fast_breathing",
+    "tachycardia_severe",
+    "gcs_reduced",
     "glucose_very_high",
     "glucose_low",
 )
@@ -67,8 +73,29 @@ _GLUCOSE = re.compile(
 )
 _BP = re.compile(r"(?:혈압|bp|blood\s*pressure|pressure)[^\d\n]{0,20}(?<![\d.])(\d{2,3})\s*/\s*(\d{2,3})")
 _SPO2 = re.compile(
-    r"(?:산소\s*포화도|산소|spo2|sats?|saturation|oxygen|o2|pulse\s*ox\w*)[^\d\n]{0,12}(?<![\d.])(\d{2,3})\s*%?"
+    r"(?:산소\s*포화도|산소|spo2|sao2|sats?|saturation|oxygen|o2|pulse\s*ox\w*)[^\d\n]{0,16}(?<![\d.])(\d{2,3})(?!\d|\s*(?:l\b|리터|liters?|litres?))"
 )
+# Respiratory rate: a label then a number ("호흡수 32회", "RR 30", "respiratory rate of 28"), or a number of breaths per
+# minute ("55 breaths a minute", "breathing about 30 times a minute", "숨을 1분에 55번").
+_RESP_RATE = re.compile(
+    r"(?:호흡\s*수|호흡\s*횟수|분당\s*호흡\s*수?|respiratory\s*rate|resp\.?\s*rate|(?<![a-z])rr(?![a-z])|breathing\s*rate)"
+    r"[^\d\n]{0,12}(?<![\d.])(\d{2,3})(?![\d.])|호흡\s*(\d{2,3})\s*회|"
+    r"(?<![\d.])(\d{2,3})\s*(?:breaths?|respirations?)\s*(?:a|per|/|each|every)\s*min|"
+    r"breath\w*[^\d\n.]{0,25}?(?<![\d.])(\d{2,3})\s*times\s*(?:a|per|each|every)\s*min|"
+    r"(?:숨|호흡)[^\d\n.]{0,20}?(?:1\s*분에|분당|1\s*분\s*동안)\s*(\d{2,3})\s*(?:번|회)|"
+    r"(?:1\s*분에|분당)\s*(\d{2,3})\s*(?:번|회)\s*(?:정도\s*|가량\s*|쯤\s*)?(?:숨|호흡|쉬)"
+)
+_HEART_RATE = re.compile(
+    r"(?:맥박\s*수?|심박\s*수?|심장\s*박동\s*수?|heart\s*rate|pulse(?!\s*ox)|(?<![a-z])hr(?![a-z]))"
+    r"[^\d\n]{0,14}(?<![\d.])(\d{2,3})(?![\d./])"
+)
+_SYSTOLIC = re.compile(
+    r"(?:수축기\s*혈압|systolic(?:\s*(?:bp|blood\s*pressure))?|(?<![a-z])sbp(?![a-z]))[^\d\n]{0,12}(\d{2,3})"
+)
+_SPO2_USUAL = re.compile(
+    r"(?:normal|usual(?:ly)?|baseline|평소(?:에는|에도)?|보통)[^\d\n]{0,14}(?<![\d.])(\d{2})(?!\d)"
+)
+_GCS = re.compile(r"(?:gcs|glasgow(?:\s*coma\s*scale)?)[^\d\n]{0,10}(?<![\d.])(\d{1,2})(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -127,10 +154,25 @@ def _sex_from_text(text: str) -> str | None:
     return "F" if word in ("f", "여", "woman", "female", "lady") else "M"
 
 
+# A limit that was not reached is not a measured temperature: "no fever above 38 C", "below 37.5", "38도를 넘지 않았다".
+_TEMP_LIMIT_BEFORE = re.compile(
+    r"(?:\b(?:no|not|never|without|hasn't|has not|haven't|didn't|did not)\b[^.;!?\d]{0,30}"
+    r"(?:above|over|higher than|more than|greater than|exceed\w*|reach\w*|hit|go(?:ne)? (?:above|over|past))|"
+    r"\b(?:below|under|less than|lower than|up to|at most))\s*$"
+)
+_TEMP_LIMIT_AFTER = re.compile(
+    r"^[^.;!?\d]{0,6}?(?:을|를|이|가|은|는|까지는|까지)?\s*(?:넘지|넘은\s*적|안\s*넘|넘어가지|오르지|올라가지|이하|미만|아래|밑)|"
+    r"^[^.;!?\d]{0,4}(?:넘는|넘은|이상의?)\s*(?:열|발열|고열)(?:은|는|이)?\s*(?:없|나지\s*않|안\s*나)"
+)
+
+
 def _temperatures(text: str, patterns: tuple[re.Pattern[str], ...]) -> list[float]:
     values: list[float] = []
     for pattern in patterns:
         for m in pattern.finditer(text):
+            before, after = text[max(0, m.start(1) - 45) : m.start(1)], text[m.end() : m.end() + 20]
+            if _TEMP_LIMIT_BEFORE.search(before) or _TEMP_LIMIT_AFTER.search(after):
+                continue
             value = float(m.group(1) + "." + (m.group(2) or "0"))
             values.append((value - 32) * 5 / 9 if value > 50 else value)
     return [v for v in values if 33 <= v <= 43.5]
@@ -201,12 +243,40 @@ def build_context(
         facts.add("glucose_very_high")
     if any(20 <= v < 70 for v in glucose):
         facts.add("glucose_low")
+    facts |= _vital_facts(norm, age_years)
+    return PatientContext(age_years, sex if sex in ("F", "M") else None, is_pregnant, temperature, frozenset(facts))
+
+
+def _numbers(pattern: re.Pattern[str], text: str) -> list[int]:
+    return [int(next(g for g in m.groups() if g)) for m in pattern.finditer(text)]
+
+
+def _vital_facts(norm: str, age_years: float | None) -> set[str]:
+    """Facts from blood pressure, SpO2, respiratory rate, heart rate and GCS (age-adjusted rate limits)."""
+    facts: set[str] = set()
     for m in _BP.finditer(norm):
         systolic, diastolic = int(m.group(1)), int(m.group(2))
         if systolic >= 180 or diastolic >= 120:
             facts.add("bp_crisis")
         if 40 <= systolic < 90:
             facts.add("bp_low")
-    if any(50 <= int(m.group(1)) < 90 for m in _SPO2.finditer(norm)):
+    if any(40 <= v < 90 for v in _numbers(_SYSTOLIC, norm)):
+        facts.add("bp_low")
+    spo2 = [v for v in _numbers(_SPO2, norm) if 50 <= v <= 100]
+    # A stated usual level (COPD: "my normal is 90", "평소 90%") moves the limit down to 2 points below it (not < 88).
+    usual = min((v for v in _numbers(_SPO2_USUAL, norm) if 80 <= v <= 100), default=94)
+    limit = min(92, max(88, usual - 2))
+    if any(v < limit for v in spo2):
         facts.add("low_oxygen")
-    return PatientContext(age_years, sex if sex in ("F", "M") else None, is_pregnant, temperature, frozenset(facts))
+    elif any(v <= 94 for v in spo2):
+        facts.add("oxygen_borderline")
+    age = 30.0 if age_years is None else age_years
+    fast_rr = 60 if age < 1 else 50 if age < 5 else 40 if age < 12 else 30
+    if any(fast_rr <= v <= 150 for v in _numbers(_RESP_RATE, norm)):
+        facts.add("fast_breathing")
+    fast_hr = 160 if age < 1 else 150 if age < 5 else 140 if age < 12 else 130
+    if any(fast_hr <= v <= 300 for v in _numbers(_HEART_RATE, norm)):
+        facts.add("tachycardia_severe")
+    if any(3 <= v < 15 for v in _numbers(_GCS, norm)):
+        facts.add("gcs_reduced")
+    return facts

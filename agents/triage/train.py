@@ -27,6 +27,7 @@ from agents.triage.levels import LEVELS
 from agents.triage.model import DEFAULT_C, MODEL_DIR, TriageModel, fit, without_rules
 from agents.triage.policy import choose_emergency_threshold, combine
 from agents.triage.rules import RuleSet
+from agents.triage.topics import TopicPrior, build_topic_prior
 from medtriage.paths import data_dir
 
 DEV_MODEL_DIR = MODEL_DIR.parent / "model_dev"
@@ -58,11 +59,15 @@ class Features:
         )
 
 
+def _embedding_cache() -> EmbeddingCache:
+    return EmbeddingCache(data_dir("triage") / "embeddings.npz")
+
+
 def build_features(
     vignettes: list[Vignette], rules: RuleSet, names: list[str], progress: Progress | None = None
 ) -> Features:
     """Rules and cached embeddings for every vignette."""
-    cache = EmbeddingCache(data_dir("triage") / "embeddings.npz")
+    cache = _embedding_cache()
     done = 0
 
     def step(n: int) -> None:
@@ -77,7 +82,9 @@ def build_features(
     return Features(vignettes, embeddings, symbolic, [r.level for r in results])
 
 
-def out_of_fold(features: Features, names: list[str], c: float = DEFAULT_C) -> tuple[np.ndarray, np.ndarray]:
+def out_of_fold(
+    features: Features, names: list[str], topics: TopicPrior, c: float = DEFAULT_C
+) -> tuple[np.ndarray, np.ndarray]:
     """Grouped k-fold out-of-fold probabilities (no condition group in its own training folds): as is, and
     rule-blind (``rule:*`` features cleared, i.e. what the classifier says when no rule fires)."""
     from sklearn.model_selection import GroupKFold
@@ -88,7 +95,7 @@ def out_of_fold(features: Features, names: list[str], c: float = DEFAULT_C) -> t
     blind = np.zeros_like(probs)
     for train_idx, test_idx in GroupKFold(n_splits=FOLDS).split(features.embeddings, labels, groups):
         part = features.subset(train_idx)
-        model = fit(part.embeddings, part.symbolic, part.labels, names, c)
+        model = fit(part.embeddings, part.symbolic, part.labels, names, topics, c)
         embeddings, symbolic = features.embeddings[test_idx], features.symbolic[test_idx]
         probs[test_idx] = model.probabilities(embeddings, symbolic)
         blind[test_idx] = model.probabilities(embeddings, without_rules(symbolic, names))
@@ -99,12 +106,14 @@ def policy_levels(probs: np.ndarray, rule_levels: list[str | None], threshold: f
     return [combine(row, rule, threshold).level for row, rule in zip(probs, rule_levels, strict=True)]
 
 
-def train_model(features: Features, names: list[str], target_recall: float, label: str) -> tuple[TriageModel, dict]:
+def train_model(
+    features: Features, names: list[str], topics: TopicPrior, target_recall: float, label: str
+) -> tuple[TriageModel, dict]:
     """Fit on all of ``features``; threshold and cross-validated metrics from its own grouped folds."""
-    oof, blind = out_of_fold(features, names)
+    oof, blind = out_of_fold(features, names, topics)
     truth = [v.level for v in features.vignettes]
     threshold = choose_emergency_threshold(blind, truth, target_recall)
-    model = fit(features.embeddings, features.symbolic, features.labels, names)
+    model = fit(features.embeddings, features.symbolic, features.labels, names, topics)
     model.emergency_threshold = threshold
     cv = {
         "policy": metrics(truth, policy_levels(oof, features.rule_levels, threshold)),
@@ -125,7 +134,9 @@ def train_model(features: Features, names: list[str], target_recall: float, labe
         "trained_on": label,
         "n": len(truth),
         "counts": {level: truth.count(level) for level in LEVELS},
+        "model": "ordinal logistic regression (Frank & Hall), rule dropout",
         "c": DEFAULT_C,
+        "topic_prior": {"topics": len(topics.ids), "temperature": topics.temperature},
         "emergency_threshold": threshold,
         "emergency_threshold_target_recall": target_recall,
         "cross_validation": {"folds": FOLDS, "grouped_by": "condition group", **cv},
@@ -141,13 +152,16 @@ def train(target_recall: float = TARGET_RECALL, progress: Progress | None = None
     vignettes = load_vignettes()
     folds = write_split(vignettes)
     features = build_features(vignettes, rules, names, progress)
+    if progress:
+        progress("corpus topics", 0, 1)
+    topics = build_topic_prior(_embedding_cache().embed)
     train_idx = np.array([i for i, v in enumerate(vignettes) if folds[v.group] == "train"])
     summary = {}
     for label, idx, directory in (("train split", train_idx, DEV_MODEL_DIR), ("all vignettes", None, MODEL_DIR)):
         part = features if idx is None else features.subset(idx)
         if progress:
             progress(f"fit {label}", 0, 1)
-        model, info = train_model(part, names, target_recall, label)
+        model, info = train_model(part, names, topics, target_recall, label)
         model.save(directory)
         summary[label] = info
     return summary
