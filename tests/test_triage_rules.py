@@ -61,6 +61,7 @@ def test_written_register_negatives_fire_no_emergency(
         ("두통, 복시, 말 어눌함, 팔다리 힘 빠짐은 없고 청력 변화도 없다", "headache"),
         ("발열(-), 구토(-)", "fever"),
         ("케톤 음성", "ketones_dka"),
+        ("fever (-), cough (+)", "fever"),
         ("She has no fever, chills, night sweats, weight loss, chest pain or shortness of breath.", "breathless"),
         ("He denies fever, vomiting, diarrhoea, blood in the stool or shortness of breath.", "breathless"),
         ("가슴 통증은 없어요", "chest_pain"),
@@ -87,6 +88,7 @@ def test_negated_mentions_are_denied(rules: RuleSet, text: str, concept: str) ->
         ("숨이 안 쉬어져요", "breathless_severe"),
         ("no fever yesterday, now has crushing chest pain", "chest_crushing"),
         ("my inhaler isn't helping and I'm wheezing", "inhaler_not_helping"),
+        ("I have crushing chest pain. No history of heart disease.", "chest_pain"),  # "No" of the next sentence
         ("두통이 있으나 구토는 없다", "headache"),  # a contrastive clause ends the negation's scope
         ("두통을 호소하나 구토는 없다", "headache"),
         ("No real chest pain, just a weird pressure between my shoulder blades", "jaw_arm_back_pain"),

@@ -192,6 +192,8 @@ SEVERITY_EMERGENCY = [
     ("headache like being hit with a bat, never had anything like it, vomited twice", {}, "emergency"),
     ("이런 두통은 처음이고 토를 두 번 했다.", {}, "emergency"),
     ("fever of 39, headache and a stiff neck", {}, "emergency"),
+    ("on sertraline, took tramadol for toothache, now sweating, agitated, legs twitching, temp 38.9", {}, "emergency"),
+    ("항우울제를 먹는 중에 트라마돌을 같이 먹었더니 다리가 저절로 움찔거리고 땀이 나고 열이 38.8도", {}, "emergency"),
 ]
 
 # Written (formal, third-person) register with pertinent negatives: no emergency rule may fire. The rule level must be
@@ -223,6 +225,7 @@ WRITTEN_REGISTER_NOT_EMERGENCY = [
     ("수면 중 무호흡은 없다고 한다. 3개월째 잠들기 어렵다.", {}, None),
     ("발뒤꿈치 아래가 아침마다 아프다.", {}, None),
     ("열은 38도를 넘지 않았고 물은 잘 마신다.", {}, None),
+    ("배뇨 시 작열감과 빈뇨가 있다. 발열과 옆구리 통증은 없다.", {}, "routine"),
     (
         "A 40-year-old man reports low back pain after lifting. He denies leg weakness, numbness, saddle anaesthesia, "
         "urinary retention or incontinence, and fever.",

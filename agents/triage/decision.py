@@ -84,12 +84,15 @@ class Triager:
             self.rules.evaluate(text, case.get("age"), case.get("sex"), case.get("pregnant"))
             for text, case in zip(texts, cases, strict=True)
         ]
-        # A rule-forced emergency cannot be changed by the classifier: skip its (costly) embedding.
+        # A rule-forced emergency cannot be changed by the classifier: skip its (costly) embedding. Repeated texts
+        # are embedded once.
         need = [i for i, r in enumerate(results) if r.level != "emergency"]
         probs: list[np.ndarray | None] = [None] * len(texts)
         if need:
             symbolic = np.vstack([symbolic_vector(results[i], self.model.symbolic_names) for i in need])
-            embeddings = embed_texts([texts[i] for i in need])
+            unique = list(dict.fromkeys(texts[i] for i in need))
+            vectors = dict(zip(unique, embed_texts(unique), strict=True))
+            embeddings = np.vstack([vectors[texts[i]] for i in need])
             for i, row in zip(need, self.model.probabilities(embeddings, symbolic), strict=True):
                 probs[i] = row
         return [

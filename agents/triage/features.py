@@ -21,6 +21,11 @@ from agents.triage.levels import RANK
 from agents.triage.rules import RuleResult, RuleSet
 
 EMBED_DIM = 384
+# The classifier reads about the first 256 tokens; the rules read the whole text. The engine's time is linear in
+# tokens (~1 ms per token on one core), so an uncut 512-token report costs as much as a dozen typical ones. The caps
+# come from the vignettes' tokens per character (Korean ~0.7, English ~0.33); no training vignette is that long.
+EMBED_MAX_CHARS_KO = 360
+EMBED_MAX_CHARS_OTHER = 780
 
 
 def symbolic_names(rules: RuleSet) -> list[str]:
@@ -43,15 +48,29 @@ def symbolic_vector(result: RuleResult, names: Sequence[str]) -> np.ndarray:
     return np.array([1.0 if name in on else 0.0 for name in names], dtype=np.float32)
 
 
+def clip_for_embedding(text: str) -> str:
+    """The start of ``text`` the embedder reads (about 256 tokens), cut at a space; "(empty)" for blank text."""
+    if not text.strip():
+        return "(empty)"
+    letters = [c for c in text if not c.isspace()]
+    korean = sum("\uac00" <= c <= "\ud7a3" for c in letters) > 0.3 * len(letters)
+    limit = EMBED_MAX_CHARS_KO if korean else EMBED_MAX_CHARS_OTHER
+    if len(text) <= limit:
+        return text
+    space = text.rfind(" ", limit - 40, limit)
+    return text[: space if space > 0 else limit]
+
+
 def embed_texts(texts: Sequence[str], batch_size: int = 1, progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """(n, 384) e5 query embeddings. One text per engine call by default: the engine pads a batch to its longest
-    text, and on report-length texts batches of 4-32 measured slower per text than single calls."""
+    """(n, 384) e5 query embeddings of :func:`clip_for_embedding` texts. One text per engine call by default: the
+    engine's cost is linear in tokens with ~1 ms fixed per call, and it pads a batch to its longest text, so batches
+    of report-length texts (even sorted by length) measured no faster per text than single calls."""
     from knowledge.embeddings import embed_queries
 
     parts = []
     for start in range(0, len(texts), batch_size):
         chunk = list(texts[start : start + batch_size])
-        parts.append(embed_queries([t if t.strip() else "(empty)" for t in chunk]))
+        parts.append(embed_queries([clip_for_embedding(t) for t in chunk]))
         if progress:
             progress(len(chunk))
     return np.vstack(parts) if parts else np.empty((0, EMBED_DIM), dtype=np.float32)
@@ -69,7 +88,8 @@ class EmbeddingCache:
 
     @staticmethod
     def key(text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+        """The cache key: a hash of the text the embedder actually reads."""
+        return hashlib.sha256(clip_for_embedding(text).encode("utf-8")).hexdigest()[:32]
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         missing = sorted({t for t in texts if self.key(t) not in self.vectors})

@@ -64,9 +64,10 @@ EN_AUXILIARY_LEAD = re.compile(
     r"^(?:(?:been|had|have|having|got|experienced|experiencing|noticed|felt|feel|feeling|any|a|an|the|much|"
     r"significant|really|real|other|complain of|complained of|report|reported|show|showing|signs? of)\s+)+"
 )
+# "chest pain: none", "fever - no", "fever (-)": a cue right after the mention, never across a sentence end
 EN_POST_NEG = re.compile(
-    r"^\W{0,3}(?:none|no|absent|denied|negative)\b|^\s*(?:is|was|are|were|has been|have been)\s+"
-    r"(?:absent|denied|negative|not present)\b"
+    r"^\s*[:=\-\u2013\u2014]?\s*(?:none|no|absent|denied|negative|nil)\b|^\s*\(\s*[-\u2212]\s*\)|"
+    r"^\s*(?:is|was|are|were|has been|have been)\s+(?:absent|denied|negative|not present)\b"
 )
 EN_HISTORY_PRE = re.compile(
     r"\b(?:history of|h/o|hx of|family history|previous|prior|past|years ago|as a child|used to|had an? .{0,20}"
