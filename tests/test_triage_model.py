@@ -69,6 +69,26 @@ def test_triage_levels(text: str, kwargs: dict, expected: str) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "45세 남성이 이삿짐을 옮긴 후 발생한 허리 통증을 호소한다. 다리 저림이나 힘 빠짐은 없고, 대소변 장애는 "
+        "부인한다. 발열은 없다.",
+        "32세 여성이 이틀 전부터 양쪽 관자놀이를 조이는 듯한 두통을 호소한다. 구토나 시력 변화는 동반하지 않으며 "
+        "신경학적 이상 소견은 없다.",
+        "A 35-year-old man strained his back lifting a sofa. No leg weakness, numbness, bladder or bowel problems, "
+        "or fever.",
+        "A 40-year-old woman has had a dull band-like headache for two days with work stress. She has no fever, neck "
+        "stiffness, vomiting or visual change.",
+    ],
+)
+def test_written_register_self_care_is_not_escalated(text: str) -> None:
+    """Medical vocabulary in pertinent negatives must not push a self-care summary to a doctor's level."""
+    decision = triage(text)
+    assert decision.level == "self_care", decision.probabilities
+    assert not decision.red_flags
+
+
 def test_decision_speaks_the_patients_language() -> None:
     ko = triage("숨이 안 쉬어져요")
     assert ko.language == "ko" and ko.level == "emergency"
