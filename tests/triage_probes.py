@@ -226,6 +226,10 @@ WRITTEN_REGISTER_NOT_EMERGENCY = [
     ("발뒤꿈치 아래가 아침마다 아프다.", {}, None),
     ("열은 38도를 넘지 않았고 물은 잘 마신다.", {}, None),
     ("배뇨 시 작열감과 빈뇨가 있다. 발열과 옆구리 통증은 없다.", {}, "routine"),
+    ("평소 저혈압이 있어서 아침에 일어날 때 어지러워요.", {}, None),
+    ("I have low blood pressure normally and get a bit dizzy when I stand up quickly.", {}, None),
+    ("진료 날짜를 헷갈려서 예약을 놓쳤어요.", {}, None),
+    ("heart rate went up to 150 on the treadmill then came down", {}, None),
     (
         "A 40-year-old man reports low back pain after lifting. He denies leg weakness, numbness, saddle anaesthesia, "
         "urinary retention or incontinence, and fever.",
