@@ -66,6 +66,8 @@ class AssistantSettings:
     max_tokens: int = DEFAULT_MAX_TOKENS
     timeout_s: float = 45.0  # for the whole answer (connection, prompt and decoding)
     chroma_path: Path | None = None  # embedded Chroma store; default data_dir("chroma")
+    chroma_host: str | None = None  # a Chroma server instead of the embedded store
+    chroma_port: int | None = None
 
 
 class AssistantStatus(BaseModel):
@@ -178,7 +180,8 @@ class TriageAssistant:
                 from knowledge.retrieval import Retriever
 
                 try:
-                    self._retriever = Retriever(path=self.settings.chroma_path)
+                    self._retriever = Retriever(path=self.settings.chroma_path, host=self.settings.chroma_host,
+                                                port=self.settings.chroma_port)
                     self._retriever_error = None
                 except Exception as exc:
                     self._retriever_error = str(exc)

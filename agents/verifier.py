@@ -44,7 +44,6 @@ MAX_PER_SOURCE = 2
 MIN_FALLBACK_CHARS, MAX_FALLBACK_CHARS = 12, 300
 COMPLETE = re.compile(r"[.!?。][\"')\]]*$")  # a real sentence, not a list item (chunks join list items with spaces)
 LIST_INTRO = re.compile(r"the following|as follows|다음과 같|다음의|아래와 같", re.IGNORECASE)
-KO_ITEM_END = re.compile(r"(?<=[요다])\s+(?=\S)")  # Korean list items end in 요/다 without a full stop
 ECHO_RATIO = 0.8  # character similarity to the question above which a sentence is an echo
 SELF_HARM = re.compile(r"suicid|self[_-]?(?:harm|injur)|자살|자해", re.IGNORECASE)  # red-flag ids
 SELF_HARM_TOPICS = {"self-harm", "suicidal-crisis"}
@@ -159,12 +158,10 @@ def self_harm(triage: TriageOutcome, sources: Sequence[Source]) -> bool:
         s.topic_id in SELF_HARM_TOPICS for s in sources[:2])
 
 
-def passage_sentences(text: str, language: AnswerLanguage) -> list[str]:
+def passage_sentences(text: str) -> list[str]:
     """Whole sentences of a passage fit to quote: no list fragments and no list introductions (an English
     piece that starts in lower case is list items run into a sentence)."""
-    pieces = split_sentences(text)
-    if language == "ko":
-        pieces = [part for piece in pieces for part in KO_ITEM_END.split(piece)]
+    pieces = split_sentences(text)  # chunk text has one sentence or list item per line
     return [p for p in pieces if COMPLETE.search(p) and not LIST_INTRO.search(p) and not p[0].islower()]
 
 
@@ -225,7 +222,7 @@ class Verifier:
             if len(candidates) >= FALLBACK_SENTENCES:
                 break
             candidates += [(s.n, j, sentence) for s in sources if s.topic_id == topic
-                           for j, sentence in enumerate(passage_sentences(s.text, language))
+                           for j, sentence in enumerate(passage_sentences(s.text))
                            if MIN_FALLBACK_CHARS <= len(sentence) <= MAX_FALLBACK_CHARS]
         if not candidates:  # only list fragments: show the best passage's start
             text = " ".join(sources[0].text.split())

@@ -25,7 +25,7 @@ def fake_assistant(monkeypatch: pytest.MonkeyPatch) -> list[AssistantSettings]:
 def test_one_question_prints_level_answer_red_flags_and_sources(
         fake_assistant: list[AssistantSettings], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = ask.main(["My face is drooping", "--base-url", "http://127.0.0.1:1/v1", "--no-cache", "--top-k", "2",
-                     "--transcript-dir", str(tmp_path), "--trace"])
+                     "--transcript-dir", str(tmp_path), "--trace", "--chroma-host", "chroma.local"])
     out = capsys.readouterr().out
     assert code == 0 and "Emergency (emergency)" in out and "Call 119 now" in out
     assert "Red flags:" in out and "[2] Stroke - When to seek care (stroke#en-care-0)" in out
@@ -33,6 +33,7 @@ def test_one_question_prints_level_answer_red_flags_and_sources(
     settings = fake_assistant[0]
     assert (settings.base_url, settings.cache, settings.top_k, settings.transcript_dir) == (
         "http://127.0.0.1:1/v1", False, 2, tmp_path)
+    assert (settings.chroma_host, settings.chroma_port) == ("chroma.local", 8000)
 
 
 def test_interactive_keeps_one_conversation(fake_assistant: list[AssistantSettings], tmp_path: Path,

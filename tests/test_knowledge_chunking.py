@@ -66,7 +66,7 @@ def test_chunk_text_splits_into_whole_units_for_the_agents(text: str, language: 
         lines = chunk.text.split("\n")
         assert split_units(chunk.text) == lines and split_sentences(chunk.text) == lines
         assert all(line[-1] in ".:;" for line in lines)
-        assert all(q in lines and not q.endswith((";", ":")) for q in passage_sentences(chunk.text, language))
+        assert all(q in lines and not q.endswith((";", ":")) for q in passage_sentences(chunk.text))
         heading = SECTION_HEADINGS["when_to_seek_care"][language == "ko"]
         assert format_passage(doc.title, heading, chunk.text) == chunk.embed_text
 

@@ -48,3 +48,19 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, capsys: pytes
         process.wait(timeout=10)
         with pytest.raises(StoreError, match="knowledge store unavailable"):
             retriever.search("chest pain")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_assistant_reads_the_bundled_knowledge_base_from_a_chroma_server(tmp_path: Path) -> None:
+    """--chroma-host/--chroma-port: the assistant builds the bundled corpus on the server once and cites from it
+    (no model server here: the answer is the templated one, with triage and sources)."""
+    from agents.assistant import AssistantSettings, TriageAssistant
+
+    with chroma_server(tmp_path / "server") as (port, _):
+        settings = AssistantSettings(base_url=f"http://127.0.0.1:{free_port()}/v1", cache=False, transcripts=False,
+                                     chroma_host="127.0.0.1", chroma_port=port)
+        with TriageAssistant(settings) as assistant:
+            answer = assistant.conversation().ask("가슴이 쥐어짜듯 아프고 식은땀이 나요")
+            assert answer.level == "emergency" and answer.sources and answer.fallback
+            assert KnowledgeStore.open(host="127.0.0.1", port=port, create=False).count() > 4000

@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=5, help="passages to retrieve per question (default 5)")
     parser.add_argument("--no-cache", action="store_true", help="do not cache model answers")
     parser.add_argument("--max-tokens", type=int, help="longest answer in tokens (default: the assistant's, 200)")
+    parser.add_argument("--chroma-host", help="use a Chroma server at this host instead of the embedded store")
+    parser.add_argument("--chroma-port", type=int, default=8000, help="port of the Chroma server (default 8000)")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="answers generated at once (default 1: one llama.cpp server answers one request at "
                              "a time; raise it for a batching server such as vLLM)")
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     from ui.app import build_app, launch
     from ui.backend import Backend, Settings
 
-    backend = Backend(Settings(args.base_url, args.model, args.top_k, not args.no_cache, args.max_tokens))
+    backend = Backend(Settings(args.base_url, args.model, args.top_k, not args.no_cache, args.max_tokens,
+                               args.chroma_host, args.chroma_port if args.chroma_host else None))
     backend.start()
     print("medtriage: building the knowledge base (first use only) and starting the model server in the "
           "background; see Settings → Status", flush=True)

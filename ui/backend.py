@@ -9,6 +9,7 @@ where it is; ``close()`` stops everything that was started.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,8 @@ class Settings:
     top_k: int = DEFAULT_TOP_K
     cache: bool = True
     max_tokens: int | None = None  # answer length limit; None: the assistant's default
+    chroma_host: str | None = None  # a Chroma server instead of the embedded store
+    chroma_port: int | None = None
 
 
 def _make_assistant(settings: Settings) -> Any:
@@ -40,13 +43,14 @@ def _make_assistant(settings: Settings) -> Any:
 
     options = {"max_tokens": settings.max_tokens} if settings.max_tokens else {}
     return TriageAssistant(AssistantSettings(base_url=settings.base_url, model=settings.model, top_k=settings.top_k,
-                                             cache=settings.cache, **options))
+                                             cache=settings.cache, chroma_host=settings.chroma_host,
+                                             chroma_port=settings.chroma_port, **options))
 
 
-def _build_knowledge() -> int:
+def _build_knowledge(host: str | None = None, port: int | None = None) -> int:
     from knowledge.retrieval import ensure_default_collection
 
-    return ensure_default_collection().count()
+    return ensure_default_collection(host=host, port=port).count()
 
 
 class Backend:
@@ -57,10 +61,11 @@ class Backend:
     """
 
     def __init__(self, settings: Settings, assistant_factory: Callable[[Settings], Any] = _make_assistant,
-                 knowledge_builder: Callable[[], int] = _build_knowledge) -> None:
+                 knowledge_builder: Callable[[], int] | None = None) -> None:
         self.settings = settings
         self._factory = assistant_factory
-        self._build_knowledge = knowledge_builder
+        self._build_knowledge = knowledge_builder or functools.partial(
+            _build_knowledge, settings.chroma_host, settings.chroma_port)
         self.phase = "waiting"  # waiting | knowledge | model | ready | failed
         self.error = ""
         self.documents = 0

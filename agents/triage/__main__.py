@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ask = sub.add_parser("ask", help="triage one message and print the decision as JSON")
     ask.add_argument("text", help="the patient's message (Korean, English or another language)")
     ask.add_argument("--age", type=float, default=None, help="age in years (e.g. 0.1 for a 5-week-old)")
-    ask.add_argument("--sex", choices=["F", "M"], default=None, help="sex, if known")
+    ask.add_argument("--sex", choices=["F", "M", "female", "male"], default=None, help="sex, if known")
     ask.add_argument(
         "--pregnant", action=argparse.BooleanOptionalAction, default=None, help="--pregnant / --no-pregnant, if known"
     )
