@@ -2,7 +2,7 @@
 optional best-fit packing, and a collator that asks the model for logits only where a label exists.
 
 On a 262k-token vocabulary the LM head is most of a small model's compute and memory, so skipping it for
-prompt and padding positions (``logits_to_keep``) is the main saving; packing removes padding altogether.
+prompt and padding positions (``assistant_loss``) is the main saving; packing removes padding altogether.
 """
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ class TokenStats:
     label_tokens: int = 0
     truncated: int = 0
     dropped: int = 0  # no assistant token left
+
+
+def end_answers_with(example: dict[str, Any], marker: str) -> dict[str, Any]:
+    """The example with ``marker`` (e.g. "<eos>") appended to every assistant message."""
+    messages = [{**m, "content": m["content"].rstrip() + marker} if m["role"] == "assistant" else m
+                for m in example["messages"]]
+    return {**example, "messages": messages}
 
 
 def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: int) -> tuple[Feature | None, bool]:
@@ -120,11 +127,29 @@ class Collator:
         return tensors
 
 
-def selected_logits_loss(logits: torch.Tensor, labels: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
-    """Summed next-token cross-entropy; ``logits`` covers all positions, or only ``keep`` when given."""
+def assistant_loss(model: Any, batch: dict[str, torch.Tensor], head: Any = None) -> tuple[torch.Tensor, Any]:
+    """(summed next-token cross-entropy over label positions, model outputs).
+
+    The model slices its hidden states to ``logits_to_keep`` (positions where any row has a label); a hook then
+    hands the LM head only the (row, position) pairs that carry one, so with batches of uneven prompts the
+    262k-wide logits exist for label tokens only. Without ``logits_to_keep`` all positions are scored.
+    ``head`` is the model's output embedding (pass it when ``model`` is wrapped, e.g. by DDP).
+    """
+    inputs = dict(batch)
+    labels = inputs.pop("labels")
+    keep = inputs.get("logits_to_keep")
     if keep is None:
-        logits, targets = logits[:, :-1], labels[:, 1:]
+        outputs = model(**inputs, use_cache=False)
+        logits, targets = outputs.logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten()
     else:
         targets = labels[:, keep + 1]
-    return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                             ignore_index=IGNORE, reduction="sum")
+        select = targets != IGNORE
+        head = head if head is not None else model.get_output_embeddings()
+        hook = head.register_forward_pre_hook(lambda _, args: (args[0][select].unsqueeze(0), *args[1:]))
+        try:
+            outputs = model(**inputs, use_cache=False)
+        finally:
+            hook.remove()
+        logits, targets = outputs.logits[0], targets[select]
+    loss = torch.nn.functional.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="sum")
+    return loss, outputs

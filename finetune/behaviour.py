@@ -69,6 +69,7 @@ CASES = (
          passage_language="en"),
 )
 DISTRACTORS = ("heartburn-gerd", "insomnia", "acne", "vertigo")
+CHECKS = ("stopped", "same_language", "citations")
 
 
 def case_messages(case: Case, corpus: dict) -> tuple[list[dict[str, str]], int]:
@@ -83,13 +84,13 @@ def case_messages(case: Case, corpus: dict) -> tuple[list[dict[str, str]], int]:
 
 
 def check(answer: str, stopped: bool, case: Case, n_passages: int) -> dict[str, bool]:
-    """stopped: ended its turn; language: the user's; cited: [n] citations, all within 1..n_passages
+    """stopped: ended its turn; same_language: the user's; citations: [n], all within 1..n_passages
     (for a no-answer case: no citation at all)."""
     from agents.language import detect_language
 
     cited = [int(n) for n in re.findall(r"\[(\d+)\]", answer)]
     citations_ok = not cited if case.kind == "no-answer" else bool(cited) and all(1 <= n <= n_passages for n in cited)
-    return {"stopped": stopped, "language": detect_language(answer) == case.language, "citations": citations_ok}
+    return {"stopped": stopped, "same_language": detect_language(answer) == case.language, "citations": citations_ok}
 
 
 @dataclass
@@ -154,7 +155,7 @@ def run(config: BehaviourConfig, cases: Sequence[Case] = CASES) -> dict[str, Any
     for case, (_, n), (answer, stopped) in zip(cases, built, answers, strict=True):
         rows.append({"language": case.language, "kind": case.kind, "question": case.question, "answer": answer,
                      **check(answer, stopped, case, n)})
-    rates = {key: sum(r[key] for r in rows) / len(rows) for key in ("stopped", "language", "citations")}
+    rates = {key: sum(r[key] for r in rows) / len(rows) for key in CHECKS}
     return {"model": config.model, "adapter": config.adapter, "engine": config.engine, "rates": rates, "rows": rows}
 
 
@@ -165,7 +166,7 @@ def markdown(result: dict[str, Any]) -> str:
              "| lang | case | question | answer | stop | lang | cite |", "|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         answer = r["answer"].replace("\n", " ").replace("|", "\\|")
-        marks = ["yes" if r[k] else "**no**" for k in ("stopped", "language", "citations")]
+        marks = ["yes" if r[k] else "**no**" for k in CHECKS]
         lines.append(f"| {r['language']} | {r['kind']} | {r['question']} | {answer} | " + " | ".join(marks) + " |")
     return "\n".join(lines)
 

@@ -450,6 +450,10 @@ _QUESTIONS = {
 }
 
 
+NO_ANSWER_SHARE = 0.12  # questions shown only unrelated passages -> the refusal answer
+CROSS_LANGUAGE_SHARE = 0.12  # passages in the other language, answer still in the question's language
+
+
 @dataclass(frozen=True)
 class _Chunk:
     """A retrieval chunk of the corpus as the answerer sees it (``<title> - <heading>: <text>``)."""
@@ -561,8 +565,9 @@ def corpus_grounded_examples(corpus: dict, seed: int = 0) -> list[Example]:
                 rng = random.Random(f"{seed}:{lang}:{topic}:{section}")
                 roll = rng.random()
                 parallel = section in corpus.get(other, {}).get(topic, {})
-                no_answer = roll < 0.08 and len(topics) > 1
-                passage_lang = other if 0.08 <= roll < 0.2 and parallel else lang
+                no_answer = roll < NO_ANSWER_SHARE and len(topics) > 1
+                cross = NO_ANSWER_SHARE <= roll < NO_ANSWER_SHARE + CROSS_LANGUAGE_SHARE and parallel
+                passage_lang = other if cross else lang
                 examples.append(_grounded_example(rng, corpus, lang, topic, section, passage_lang, no_answer))
     return examples
 

@@ -50,6 +50,19 @@ def load_base_model(profile: ModelProfile, method: Method, bf16: bool, device_in
     return model
 
 
+def stop_token_is_trained(model: Any, token_id: int, max_twins: int = 10) -> bool:
+    """False when the stop token's embedding is a near-copy (cosine > 0.99) of many other rows, as in a base
+    model that never saw it: no LoRA can then make the model pick it reliably over its twins."""
+    weight = model.get_input_embeddings().weight
+    row = weight[token_id].float()
+    twins = 0
+    for chunk in weight.split(32768):
+        chunk = chunk.float()
+        cosine = (chunk @ row) / (chunk.norm(dim=1) * row.norm()).clamp(min=1e-9)
+        twins += int((cosine > 0.99).sum())
+    return twins - 1 <= max_twins
+
+
 def load_for_inference(profile: ModelProfile, adapter: str | Path | None = None, bf16: bool | None = None) -> Any:
     """Base model (bf16 where supported) with an optional peft adapter or fully fine-tuned directory, in eval mode."""
     from peft import PeftModel

@@ -31,7 +31,7 @@ import torch
 from finetune import batching
 from finetune.cli import dump_config, load_config
 from finetune.data import Source, load_source
-from finetune.modeling import Method, bf16_supported, load_base_model, load_tokenizer
+from finetune.modeling import Method, bf16_supported, load_base_model, load_tokenizer, stop_token_is_trained
 from finetune.profiles import ModelProfile, load_chat_template, resolve_profile
 
 
@@ -75,6 +75,9 @@ class TrainConfig:
     logging_steps: int = _opt(5, "log the loss every N steps")
     save_steps: int = _opt(0, "write a resumable checkpoint every N steps (0: none; deleted after a full run)")
     resume: bool = _opt(False, "resume from the newest checkpoint in output_dir/checkpoints")
+    end_with_eos: Literal["auto", "true", "false"] = _opt(
+        "auto", "end answers with <eos> before the end-of-turn token; auto = when the base model's end-of-turn "
+        "embedding is untrained (a near-copy of many rows, as in Gemma 3 270M base), so generation stops at <eos>")
     adapter_dtype: Literal["bf16", "fp32"] = _opt("bf16", "dtype of the saved adapter weights")
     save_tokenizer: bool = _opt(True, "save the tokenizer files (off: only chat_template.jinja, e.g. for an adapter "
                                 "committed to git; the base model's tokenizer is then used)")
@@ -144,10 +147,9 @@ def make_trainer_class() -> type:
 
         def compute_loss(self, model: Any, inputs: dict[str, torch.Tensor], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
-            labels = inputs.pop("labels")
-            keep = inputs.get("logits_to_keep")
-            outputs = model(**inputs, use_cache=False)
-            loss = batching.selected_logits_loss(outputs.logits, labels, keep)
+            head = self.accelerator.unwrap_model(model).get_output_embeddings()
+            loss, outputs = batching.assistant_loss(model, inputs, head)
+            labels = inputs["labels"]
             if model.training:
                 self.tokens_seen += int((inputs["input_ids"] != self.processing_class.pad_token_id).sum())
             if num_items_in_batch is None:
@@ -226,6 +228,7 @@ def training_arguments(config: TrainConfig, method: Method, bf16: bool, has_eval
         remove_unused_columns=False,
         dataloader_pin_memory=cuda,
         optim="adamw_torch",
+        prediction_loss_only=True,  # never gather eval logits (262k-wide)
         disable_tqdm=False,
         ddp_find_unused_parameters=False if method != "partial" else None,
     )
@@ -254,7 +257,8 @@ def save_outputs(config: TrainConfig, trainer: Any, tokenizer: Any, profile: Mod
     else:
         (out / "chat_template.jinja").write_text(tokenizer.chat_template, encoding="utf-8")
     resolved = dataclasses.replace(config, method=method, bf16=str(metrics["bf16"]).lower(),
-                                   datasets=[str(Source.parse(s)) for s in config.datasets])
+                                   end_with_eos=str(metrics["end_with_eos"]).lower(),
+                                   datasets=list(config.datasets))  # as written ($VARS unexpanded)
     dump_config(resolved, out / "config.yaml")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     loss_curve_png(trainer.state.log_history, out / "loss_curve.png", title=f"{profile.name} {method}")
@@ -305,11 +309,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def prepare_features(config: TrainConfig, tokenizer: Any, sources: Sequence[Source],
+def prepare_features(config: TrainConfig, tokenizer: Any, specs: Sequence[str], end_with_eos: bool,
                      ) -> tuple[list[batching.Feature], list[batching.Feature], dict[str, Any]]:
     """Load, split, tokenize and (optionally) pack the data; returns train rows, eval rows and data stats."""
-    per_source = [(str(s), load_source(s)) for s in sources]
+    per_source = [(spec, load_source(Source.parse(spec))) for spec in specs]
     examples = [ex for _, batch in per_source for ex in batch]
+    if end_with_eos:
+        examples = [batching.end_answers_with(ex, tokenizer.eos_token) for ex in examples]
     if not examples:
         raise ValueError("no training examples: give --datasets")
     rng = random.Random(config.seed)
@@ -337,13 +343,18 @@ def train(config: TrainConfig) -> dict[str, Any]:
     profile = resolve_profile(config.model)
     method = config.resolved_method(profile)
     bf16 = config.use_bf16()
-    sources = [Source.parse(s) for s in config.datasets]
+    for spec in config.datasets:  # bad specs fail before the model loads
+        Source.parse(spec)
     tokenizer = load_tokenizer(profile, training=True)
-    train_rows, eval_rows, data_stats = prepare_features(config, tokenizer, sources)
     model = prepare_model(config, profile, method, bf16, state.local_process_index)
+    stop_id = tokenizer.convert_tokens_to_ids(profile.stop[0])
+    end_with_eos = (not stop_token_is_trained(model, stop_id) if config.end_with_eos == "auto"
+                    else config.end_with_eos == "true")
+    train_rows, eval_rows, data_stats = prepare_features(config, tokenizer, config.datasets, end_with_eos)
     trainable, total = trainable_parameters(model)
     if state.is_main_process:
-        print(f"{profile.name}: {method}, bf16={bf16}, {trainable / 1e6:.2f}M of {total / 1e6:.1f}M parameters "
+        print(f"{profile.name}: {method}, bf16={bf16}, end_with_eos={end_with_eos}, "
+              f"{trainable / 1e6:.2f}M of {total / 1e6:.1f}M parameters "
               f"trainable; {data_stats['data_examples']} examples, {data_stats['data_tokens']} tokens "
               f"({data_stats['data_truncated']} truncated, {data_stats['data_dropped']} dropped), "
               f"{len(train_rows)} rows", flush=True)
@@ -361,7 +372,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     tokens = int(trainer.accelerator.reduce(torch.tensor(trainer.tokens_seen), reduction="sum"))
     metrics: dict[str, Any] = {
-        "method": method, "bf16": bf16, "processes": state.num_processes,
+        "method": method, "bf16": bf16, "end_with_eos": end_with_eos, "processes": state.num_processes,
         "train_loss": result.training_loss, "steps": result.global_step,
         "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
         "train_seconds": round(seconds, 1), "tokens": tokens, "tokens_per_second": round(tokens / seconds, 1),

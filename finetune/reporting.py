@@ -61,7 +61,7 @@ def _source_rows(source_examples: Sequence[tuple[str, int]]) -> tuple[list[str],
         name, licence = DATASET_LICENSES[source.kind]
         name, licence = source.opt("name", name), source.opt("license", licence)
         non_commercial |= licence.startswith(NON_COMMERCIAL)
-        rows.append(f"| {name} | `{source}` | {count} | {licence} |")
+        rows.append(f"| {name} | `{spec}` | {count} | {licence} |")
     return rows, non_commercial
 
 
@@ -88,7 +88,8 @@ def model_card(out_dir: Path, evaluations: Sequence[Path] = ()) -> str:
         "",
         f"A {'LoRA adapter' if adapter else 'partially fine-tuned model'} for **{profile.hub_id}** trained with "
         "`python -m finetune.qlora` (medtriage). Chat format: the project's Gemma-style template "
-        "(`chat_template.jinja`); the answer ends with the end-of-turn token.",
+        "(`chat_template.jinja`); the answer ends with "
+        + ("`<eos>` and " if metrics.get("end_with_eos") else "") + "the end-of-turn token.",
         "",
         "## Method",
         "",

@@ -40,4 +40,4 @@ def test_default_adapter_answers_in_chat_form_with_citations() -> None:
     result = behaviour.run(behaviour.BehaviourConfig(adapter=str(DEFAULT_ADAPTER)), cases)
     assert len(result["rows"]) == 2
     for row in result["rows"]:
-        assert row["stopped"] and row["language"] and row["citations"], row
+        assert row["stopped"] and row["same_language"] and row["citations"], row

@@ -53,9 +53,25 @@ def test_labels_cover_only_assistant_tokens_and_end_of_turn(tokenizer) -> None:
     assert truncated and len(short["input_ids"]) == 8 and short["input_ids"][0] == tokenizer.bos_token_id
 
 
+def test_untrained_end_of_turn_is_detected_and_answers_end_with_eos(tiny: Path, tokenizer) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from finetune.modeling import stop_token_is_trained
+
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    eot = tokenizer.convert_tokens_to_ids("<end_of_turn>")
+    assert stop_token_is_trained(model, eot)
+    with torch.no_grad():  # a base model that never saw the token: its row is a near-copy of many others
+        model.get_input_embeddings().weight[100:130] = model.get_input_embeddings().weight[eot]
+    assert not stop_token_is_trained(model, eot)
+    example = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}
+    feature, _ = batching.tokenize_chat(tokenizer, batching.end_answers_with(example, "<eos>")["messages"], 512)
+    assert tokenizer.decode([t for t in feature["labels"] if t != batching.IGNORE]) == "Hello.<eos><end_of_turn>"
+
+
 def test_packing_matches_separate_sequences(tiny: Path, tokenizer) -> None:
-    """A packed row (block-diagonal attention from position_ids) gives the same loss as separate rows.
-    transformers builds that mask only without a KV cache, hence use_cache=False (as in training)."""
+    """A packed row (block-diagonal attention from position_ids) gives the same loss as a padded batch, and the
+    LM head restricted to label positions gives the same loss as scoring every position."""
     from transformers import AutoModelForCausalLM
 
     from finetune.data import load_source
@@ -64,21 +80,17 @@ def test_packing_matches_separate_sequences(tiny: Path, tokenizer) -> None:
     model = AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32).eval()
     collate = batching.Collator(tokenizer.pad_token_id)
 
-    def loss(rows: list[batching.Feature]) -> float:
-        batch = collate(rows)
-        labels, keep = batch.pop("labels"), batch["logits_to_keep"]
+    def loss(rows: list[batching.Feature], collator: batching.Collator = collate) -> float:
         with torch.no_grad():
-            return float(batching.selected_logits_loss(model(**batch, use_cache=False).logits, labels, keep))
+            return float(batching.assistant_loss(model, collator(rows))[0])
 
     packed = batching.pack(features, 1024)
     assert len(packed) == 1 and packed[0]["position_ids"].count(0) == 2
     separate = loss(features)  # padded batch of two with an attention mask
     assert loss(packed) == pytest.approx(separate, rel=1e-4)
-    full = batching.Collator(tokenizer.pad_token_id, logits_to_keep=False)(features)
-    labels = full.pop("labels")
-    with torch.no_grad():
-        logits = model(**full, use_cache=False).logits
-    assert float(batching.selected_logits_loss(logits, labels, None)) == pytest.approx(separate, rel=1e-4)
+    # every position scored (no logits_to_keep, no LM-head selection): the same loss
+    assert loss(features, batching.Collator(tokenizer.pad_token_id, logits_to_keep=False)) == pytest.approx(separate,
+                                                                                                           rel=1e-4)
 
 
 def test_two_step_lora_run_saves_and_reloads(tiny: Path, tmp_path: Path) -> None:
