@@ -10,8 +10,10 @@ becomes ``DraftAnswer.error``: the verifier then answers from the passages.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncGenerator, Sequence
+from typing import Literal
 
 import httpx
 import openai
@@ -27,11 +29,13 @@ from autogen_core.models import (
     UserMessage,
 )
 
-from agents.messages import DraftAnswer, LanguageResult, PatientTurn, RetrievalOutcome, TriageOutcome, latest
+from agents.messages import DraftAnswer, LanguageResult, PatientTurn, RetrievalOutcome, Source, TriageOutcome, latest
 from agents.stage import StageAgent
 from finetune.prompts import answerer_messages, format_passage
 
 DEFAULT_MAX_TOKENS = 200
+PromptPassages = Literal["topic", "all"]
+TOPIC_PASSAGES = 3  # at most this many passages of the best topic in "topic" mode
 DEFAULT_TIMEOUT_S = 60.0
 PREVIOUS_ANSWER_CHARS = 400  # of the previous verified answer, as context for a follow-up
 # A model that starts repeating the prompt's labels is echoing, not answering: the server stops there (at most
@@ -39,10 +43,20 @@ PREVIOUS_ANSWER_CHARS = 400  # of the previous verified answer, as context for a
 STOP = {"en": ["\nPassages:", "\nTriage level:", "\nQuestion:"], "ko": ["\n참고 자료:", "\n응급도:", "\n질문:"]}
 
 
+def prompt_sources(sources: Sequence[Source], mode: PromptPassages = "topic") -> list[Source]:
+    """The sources the model reads: all of them, or ("topic") the leading passages of the best-ranked topic.
+    A small model quotes whichever passage it is shown, so it gets only the best topic's; sources are grouped
+    by topic (``agents.retriever_agent.to_sources``), so these are [1]..[n] and the numbering still holds."""
+    if mode == "all" or not sources:
+        return list(sources)
+    best = sources[0].topic_id
+    return list(itertools.takewhile(lambda s: s.topic_id == best, sources))[:TOPIC_PASSAGES]
+
+
 def build_prompt(turn: PatientTurn, request: LanguageResult, retrieval: RetrievalOutcome,
-                 triage: TriageOutcome) -> list[LLMMessage]:
+                 triage: TriageOutcome, mode: PromptPassages = "topic") -> list[LLMMessage]:
     """The answerer's chat messages: the trained format, preceded by the previous exchange on follow-ups."""
-    passages = [format_passage(s.title, s.heading, s.text) for s in retrieval.sources]
+    passages = [format_passage(s.title, s.heading, s.text) for s in prompt_sources(retrieval.sources, mode)]
     system, user = answerer_messages(request.question, passages, triage.level, request.answer_language)
     messages: list[LLMMessage] = [SystemMessage(content=system["content"])]
     if turn.previous_question and turn.previous_answer:
@@ -68,12 +82,15 @@ class AnswererAgent(StageAgent):
 
     def __init__(self, model_client: ChatCompletionClient | None, model_id: str | None = None,
                  adapter: str | None = None, max_tokens: int = DEFAULT_MAX_TOKENS,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, unavailable: str | None = None, name: str = "answerer") -> None:
-        """``model_client`` None means no model is available (``unavailable`` says why)."""
+                 timeout_s: float = DEFAULT_TIMEOUT_S, unavailable: str | None = None,
+                 prompt_passages: PromptPassages = "topic", name: str = "answerer") -> None:
+        """``model_client`` None means no model is available (``unavailable`` says why); ``prompt_passages``:
+        which retrieved passages the model reads (``prompt_sources``)."""
         super().__init__(name, "Drafts a cited answer from the passages with the local language model.")
         self.model_client = model_client
         self.model_id, self.adapter = model_id, adapter
         self.max_tokens, self.timeout_s = max_tokens, timeout_s
+        self.prompt_passages = prompt_passages
         self.unavailable = unavailable or "no language model is configured"
 
     async def _pump(self, prompt: list[LLMMessage], language: str,
@@ -117,7 +134,7 @@ class AnswererAgent(StageAgent):
         chunks: list[str] = []
         first_token_ms: float | None = None
         queue: asyncio.Queue[str | CreateResult | BaseException | None] = asyncio.Queue()
-        pump = asyncio.create_task(self._pump(build_prompt(turn, request, retrieval, triage),
+        pump = asyncio.create_task(self._pump(build_prompt(turn, request, retrieval, triage, self.prompt_passages),
                                               request.answer_language, queue, cancellation_token))
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:  # the timeout is applied here, never around a yield

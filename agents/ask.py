@@ -42,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=200, help="longest model answer in tokens (default: 200)")
     p.add_argument("--timeout", type=float, default=45.0, help="seconds the model may take per answer (default: 45)")
     p.add_argument("--chroma-path", type=Path, help="knowledge store directory (default: $MEDTRIAGE_HOME/chroma)")
+    p.add_argument("--prompt-passages", choices=["topic", "all"], default="topic",
+                   help="passages the model reads: the best topic's (up to 3; best for small models) or all top-k "
+                        "(default: topic)")
     p.add_argument("--chroma-host", help="use a Chroma server at this host instead of the embedded store")
     p.add_argument("--chroma-port", type=int, default=8000, help="port of the Chroma server (default: 8000)")
     p.add_argument("--age", type=int, help="patient's age in years (helps triage)")
@@ -79,7 +82,8 @@ def settings_from(args: argparse.Namespace) -> AssistantSettings:
     return AssistantSettings(base_url=args.base_url, model=args.model, top_k=args.top_k, cache=not args.no_cache,
                              cache_dir=args.cache_dir, transcripts=not args.no_transcript,
                              transcript_dir=args.transcript_dir, max_tokens=args.max_tokens, timeout_s=args.timeout,
-                             chroma_path=args.chroma_path, chroma_host=args.chroma_host,
+                             prompt_passages=args.prompt_passages, chroma_path=args.chroma_path,
+                             chroma_host=args.chroma_host,
                              chroma_port=args.chroma_port if args.chroma_host else None)
 
 

@@ -27,7 +27,7 @@ from autogen_agentchat.messages import ModelClientStreamingChunkEvent, Structure
 from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel
 
-from agents.answerer import DEFAULT_MAX_TOKENS
+from agents.answerer import DEFAULT_MAX_TOKENS, PromptPassages
 from agents.events import AnswerDelta, AnyEvent, FinalEvent, LanguageEvent, RetrievalEvent, TriageEvent
 from agents.llm import adapter_fingerprint, make_model_client, open_llm_cache, served_models, with_cache
 from agents.messages import (
@@ -66,6 +66,7 @@ class AssistantSettings:
     max_tokens: int = DEFAULT_MAX_TOKENS
     timeout_s: float = 45.0  # for the whole answer (connection, prompt and decoding)
     chroma_path: Path | None = None  # embedded Chroma store; default data_dir("chroma")
+    prompt_passages: PromptPassages = "topic"  # what the model reads: the best topic's passages, or all
     chroma_host: str | None = None  # a Chroma server instead of the embedded store
     chroma_port: int | None = None
 
@@ -107,7 +108,7 @@ class TriageAssistant:
         self._cache: Any = None
         self._topics = (-1, 0)  # (chunk count, topic count) when last counted
         self.parts = TeamParts(retriever=self.retriever, triage_fn=triage_fn, verifier=verifier or Verifier(),
-                               top_k=self.settings.top_k)
+                               top_k=self.settings.top_k, prompt_passages=self.settings.prompt_passages)
 
     # -- life cycle --------------------------------------------------------------------------------------------
 

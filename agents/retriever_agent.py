@@ -41,7 +41,11 @@ def heading(section: str, language: str) -> str:
 
 
 def to_sources(passages: Sequence[Passage]) -> list[Source]:
-    """Passages as numbered sources, in rank order."""
+    """Passages as numbered sources in rank order, grouped by topic (a topic's passages follow its best one)."""
+    first_rank: dict[str, int] = {}
+    for rank, p in enumerate(passages):
+        first_rank.setdefault(p.topic_id, rank)
+    passages = sorted(passages, key=lambda p: first_rank[p.topic_id])  # stable: rank order within a topic
     return [
         Source(n=n, citation_id=p.citation_id, title=p.title, section=p.section,
                heading=heading(p.section, p.language), score=p.score, text=p.text, language=p.language,

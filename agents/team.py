@@ -16,7 +16,7 @@ from autogen_agentchat.messages import StructuredMessage
 from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
 from autogen_core.models import ChatCompletionClient
 
-from agents.answerer import DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT_S, AnswererAgent
+from agents.answerer import DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT_S, AnswererAgent, PromptPassages
 from agents.messages import PatientTurn
 from agents.retriever_agent import DEFAULT_TOP_K, PassageSearch, RetrieverAgent
 from agents.translator import TranslatorAgent
@@ -34,6 +34,7 @@ class TeamParts:
     triage_fn: TriageFn | None = None
     verifier: Verifier = field(default_factory=Verifier)
     top_k: int = DEFAULT_TOP_K
+    prompt_passages: PromptPassages = "topic"
 
 
 def build_team(parts: TeamParts, model_client: ChatCompletionClient | None, *, model_id: str | None = None,
@@ -44,7 +45,7 @@ def build_team(parts: TeamParts, model_client: ChatCompletionClient | None, *, m
         TranslatorAgent(),
         RetrieverAgent(parts.retriever, parts.top_k),
         TriageAgent(parts.triage_fn),
-        AnswererAgent(model_client, model_id, adapter, max_tokens, timeout_s, unavailable),
+        AnswererAgent(model_client, model_id, adapter, max_tokens, timeout_s, unavailable, parts.prompt_passages),
         VerifierAgent(parts.verifier),
     ]
     builder = DiGraphBuilder()

@@ -2,11 +2,12 @@
 
 import asyncio
 
-from agents_fakes import FailingClient, RecordingClient, run_agent, structured, turn_inputs
+from agents_fakes import PASSAGES, FailingClient, RecordingClient, run_agent, structured, turn_inputs
 from autogen_agentchat.messages import ModelClientStreamingChunkEvent
 
-from agents.answerer import STOP, AnswererAgent, build_prompt
+from agents.answerer import STOP, AnswererAgent, build_prompt, prompt_sources
 from agents.messages import DraftAnswer, RetrievalOutcome
+from agents.retriever_agent import to_sources
 from finetune.prompts import answerer_messages, format_passage
 
 
@@ -20,12 +21,30 @@ def test_prompt_is_exactly_the_trained_answerer_format() -> None:
     content, _ = _run(AnswererAgent(client, model_id="m", max_tokens=123))
     messages, create_args = client.requests[0]
     task, request, retrieval, triage = turn_inputs("My face is drooping")
-    passages = [format_passage(s.title, s.heading, s.text) for s in retrieval.sources]
+    passages = [format_passage(s.title, s.heading, s.text) for s in retrieval.sources[:2]]  # the stroke ones
     expected = answerer_messages(request.question, passages, "emergency", "en")
     assert [m.content for m in messages] == [expected[0]["content"], expected[1]["content"]]
     assert "[1] Stroke - Symptoms: Signs of a stroke" in messages[1].content
+    assert "Sore throat" not in messages[1].content
     assert create_args == {"max_tokens": 123, "temperature": 0.0, "stop": STOP["en"]}
     assert isinstance(content, DraftAnswer) and content.text == "A stroke is an emergency [2]." and not content.error
+
+
+def test_the_model_reads_the_best_topic_or_every_passage() -> None:
+    _, request, retrieval, triage = turn_inputs("My face is drooping")
+    assert [s.n for s in prompt_sources(retrieval.sources)] == [1, 2]
+    assert prompt_sources(retrieval.sources, "all") == retrieval.sources
+    client = RecordingClient("A stroke is an emergency [2].")
+    _run(AnswererAgent(client, prompt_passages="all"))
+    assert "[3] Sore throat - Self-care" in client.requests[0][0][1].content
+
+
+def test_sources_are_grouped_by_topic_in_rank_order() -> None:
+    """A topic's passages follow its best one, so the best topic's passages are [1]..[n] for the prompt."""
+    stroke, care, throat = PASSAGES["en"]
+    assert [s.citation_id for s in to_sources([stroke, throat, care])] == [
+        stroke.citation_id, care.citation_id, throat.citation_id]
+    assert [s.n for s in to_sources([stroke, throat, care])] == [1, 2, 3]
 
 
 def test_draft_is_streamed_chunk_by_chunk() -> None:

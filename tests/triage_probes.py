@@ -117,6 +117,7 @@ URGENT_FLOOR = [
     ("one leg is swollen and tight", {}, "urgent"),
     ("입술이 부었어요. 숨쉬는 건 괜찮아요", {}, "urgent"),
     ("new chest pain when I breathe in", {}, "urgent"),
+    ("넘어진 뒤 발목이 많이 붓고 체중을 실을 수가 없어요", {}, "urgent"),
 ]
 
 NO_RULE = [
