@@ -184,15 +184,30 @@ def run_label(result: dict[str, Any]) -> str:
 
 
 def comparison_table(results: Sequence[dict[str, Any]]) -> str:
-    """One Markdown table: rows = benchmark/subset, columns = runs (accuracy / macro-F1) and references."""
-    runs = [run_label(r) for r in results]
-    names = list(dict.fromkeys(n for r in results for n in r["summary"]))
+    """One Markdown table: rows = benchmark/subset, columns = runs (accuracy / macro-F1) and references.
+
+    Result files of the same run (model + adapter) share a column. When runs scored different numbers of questions
+    of a benchmark (e.g. one with --limit), every run is rescored on the questions all of them answered."""
+    by_run: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
+    for r in results:
+        by_run[run_label(r)][r["benchmark"]] = r["predictions"]
+    runs = list(by_run)
+    benchmarks = list(dict.fromkeys(r["benchmark"] for r in results))
+    summaries: dict[str, dict[str, dict[str, float]]] = {run: {} for run in runs}
+    for benchmark in benchmarks:
+        scored = [by_run[run][benchmark] for run in runs if benchmark in by_run[run]]
+        common = set.intersection(*({p["uid"] for p in preds} for preds in scored))
+        for run in runs:
+            if benchmark in by_run[run]:
+                kept = [p for p in by_run[run][benchmark] if p["uid"] in common]
+                summaries[run].update(summarize(kept, benchmark))
+    names = list(dict.fromkeys(n for run in runs for n in summaries[run]))
     header = ["benchmark", "n", *[f"{run} acc / F1" for run in runs], *REFERENCE]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in names:
-        n = next(r["summary"][name]["n"] for r in results if name in r["summary"])
-        cells = [f"{r['summary'][name]['accuracy']:.1f} / {r['summary'][name]['macro_f1']:.1f}"
-                 if name in r["summary"] else "" for r in results]
+        n = next(summaries[run][name]["n"] for run in runs if name in summaries[run])
+        cells = [f"{summaries[run][name]['accuracy']:.1f} / {summaries[run][name]['macro_f1']:.1f}"
+                 if name in summaries[run] else "" for run in runs]
         refs = [str(ref.get(name, "")) for ref in REFERENCE.values()]
         lines.append("| " + " | ".join([name, str(n), *cells, *refs]) + " |")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ import torch
 from finetune_tiny import build_tiny_model
 
 from finetune.data import kormedmcqa_items, pubmedqa_items
-from finetune.evaluate import extract_answer, macro_f1, main, option_loglik, prompt_ids
+from finetune.evaluate import comparison_table, extract_answer, macro_f1, main, option_loglik, prompt_ids
 from finetune.profiles import resolve_profile
 
 FIX = Path(__file__).parent / "fixtures" / "finetune"
@@ -69,3 +69,18 @@ def test_macro_f1_and_answer_extraction() -> None:
     assert extract_answer("no idea", item) is None
     label_item = pubmedqa_items(str(FIX / "pubmedqa"))[0]
     assert extract_answer("Maybe, the evidence is weak.", label_item) == "maybe"
+
+
+def test_comparison_table_merges_a_run_and_compares_on_common_questions() -> None:
+    def result(adapter: str, benchmark: str, preds: list[tuple[str, str]]) -> dict:
+        predictions = [{"uid": f"q{i}", "subset": "4_options" if benchmark == "medqa" else "pqa-l", "gold": g,
+                        "pred": p} for i, (g, p) in enumerate(preds)]
+        return {"model": "m", "adapter": adapter, "benchmark": benchmark, "predictions": predictions}
+
+    base = [result("", "medqa", [("A", "A"), ("B", "A"), ("C", "C"), ("D", "A")]),
+            result("", "pubmedqa", [("yes", "yes"), ("no", "yes")])]
+    tuned = [result("runs/tuned", "medqa", [("A", "A"), ("B", "B")])]  # scored with --limit 2
+    lines = comparison_table([*base, *tuned]).splitlines()
+    assert lines[0] == "| benchmark | n | m (base) acc / F1 | tuned acc / F1 | gemma-3-1b-it |"
+    assert lines[2].startswith("| medqa/4_options | 2 | 50.0 / ") and "| 100.0 / 100.0 |" in lines[2]
+    assert lines[3].startswith("| pubmedqa/pqa-l | 2 | 50.0 / ") and lines[3].count("|  |") == 1
