@@ -84,10 +84,11 @@ def test_engine_not_installed(tmp_path: Path, server_processes: Callable[[int], 
 
 
 @pytest.mark.slow
-def test_serves_until_ctrl_c(server_processes: Callable[[int], list[int]]) -> None:
+def test_serves_until_ctrl_c(server_processes: Callable[[int], list[int]], tmp_path: Path) -> None:
     port = free_port()
+    log = (tmp_path / "serve.log").open("w")  # a file, not a pipe: an unread full pipe would block the server
     cli = subprocess.Popen([sys.executable, "-m", "finetune.serve", "--port", str(port)], cwd=REPO_ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         assert cli.stdout is not None
         lines = [cli.stdout.readline().strip() for _ in range(3)]
@@ -97,8 +98,9 @@ def test_serves_until_ctrl_c(server_processes: Callable[[int], list[int]]) -> No
             "model": "gemma3-270m", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4})
         assert reply.status_code == 200 and reply.json()["usage"]["completion_tokens"] > 0
         cli.send_signal(signal.SIGINT)
-        assert cli.wait(timeout=60) == 0
+        assert cli.wait(timeout=60) == 0, (tmp_path / "serve.log").read_text()[-2000:]
     finally:
         cli.kill()
         cli.wait()
+        log.close()
     assert server_processes(port) == []
