@@ -114,7 +114,7 @@ def _transformers_answers(config: BehaviourConfig, conversations: Sequence[list[
 
     profile = resolve_profile(config.model)
     tokenizer = load_tokenizer(profile, training=False)
-    model = load_for_inference(profile, config.adapter or None)
+    model = load_for_inference(profile, config.adapter or None, merge=True)
     stops = [tokenizer.eos_token_id, *tokenizer.convert_tokens_to_ids(list(profile.stop))]
     answers = []
     for messages in conversations:

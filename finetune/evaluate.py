@@ -190,7 +190,7 @@ def comparison_table(results: Sequence[dict[str, Any]]) -> str:
     of a benchmark (e.g. one with --limit), every run is rescored on the questions all of them answered."""
     by_run: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
     for r in results:
-        by_run[run_label(r)][r["benchmark"]] = r["predictions"]
+        by_run[run_label(r)].setdefault(r["benchmark"], []).extend(r["predictions"])  # e.g. subsets run apart
     runs = list(by_run)
     benchmarks = list(dict.fromkeys(r["benchmark"] for r in results))
     summaries: dict[str, dict[str, dict[str, float]]] = {run: {} for run in runs}
@@ -239,7 +239,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     items = load_items(config)
     profile = resolve_profile(config.model)
     tokenizer = load_tokenizer(profile, training=False)
-    model = load_for_inference(profile, config.adapter or None)
+    model = load_for_inference(profile, config.adapter or None, merge=True)
     records, start = [], time.perf_counter()
     for item in tqdm(items, desc=config.benchmark, unit="q", dynamic_ncols=True):
         records.append(score_item(model, tokenizer, item, config.scoring, config.max_new_tokens))

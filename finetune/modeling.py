@@ -63,8 +63,10 @@ def stop_token_is_trained(model: Any, token_id: int, max_twins: int = 10) -> boo
     return twins - 1 <= max_twins
 
 
-def load_for_inference(profile: ModelProfile, adapter: str | Path | None = None, bf16: bool | None = None) -> Any:
-    """Base model (bf16 where supported) with an optional peft adapter or fully fine-tuned directory, in eval mode."""
+def load_for_inference(profile: ModelProfile, adapter: str | Path | None = None, bf16: bool | None = None,
+                       merge: bool = False) -> Any:
+    """Base model (bf16 where supported) with an optional peft adapter or fully fine-tuned directory, in eval mode;
+    ``merge`` folds a LoRA adapter into the base weights (faster inference, a plain transformers model)."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
@@ -76,4 +78,6 @@ def load_for_inference(profile: ModelProfile, adapter: str | Path | None = None,
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=profile.trust_remote_code)
     if adapter is not None:
         model = PeftModel.from_pretrained(model, str(adapter))
+        if merge:
+            model = model.merge_and_unload()
     return model.to(device).eval()

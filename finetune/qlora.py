@@ -270,7 +270,7 @@ def merge_adapter(out: Path, profile: ModelProfile) -> Path:
     """Base model (bf16) with the adapter merged in, saved to out/merged with the tokenizer."""
     from finetune.modeling import load_for_inference, load_tokenizer
 
-    merged = load_for_inference(profile, out, bf16=True).merge_and_unload()
+    merged = load_for_inference(profile, out, bf16=True, merge=True)
     target = out / "merged"
     merged.save_pretrained(target, safe_serialization=True)
     load_tokenizer(profile, training=False).save_pretrained(target)
