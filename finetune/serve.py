@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Ctrl-C raises KeyboardInterrupt; make SIGTERM leave the same way so the server is always stopped.
+    # Ctrl-C raises KeyboardInterrupt (even when started with SIGINT ignored, as by a background shell job); make
+    # SIGTERM leave the same way so the server is always stopped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = ModelServer(engine=args.engine, model=args.model, adapter=args.adapter, port=args.port, host=args.host,
                          threads=args.threads, gguf=args.gguf, context_length=args.context_length,

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print("medtriage: building the knowledge base (first use only) and starting the model server in the "
           "background; see Settings → Status", flush=True)
     auth = (args.username, args.password) if args.username else None
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C works even if started with SIGINT ignored
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the embedded server
     try:
         launch(build_app(backend, args.concurrency), args.host, args.port, auth, args.share)
