@@ -34,9 +34,9 @@ from agents.stage import StageAgent
 from finetune.prompts import answerer_messages, format_passage
 
 DEFAULT_MAX_TOKENS = 200
+DEFAULT_TIMEOUT_S = 60.0
 PromptPassages = Literal["topic", "all"]
 TOPIC_PASSAGES = 3  # at most this many passages of the best topic in "topic" mode
-DEFAULT_TIMEOUT_S = 60.0
 PREVIOUS_ANSWER_CHARS = 400  # of the previous verified answer, as context for a follow-up
 # A model that starts repeating the prompt's labels is echoing, not answering: the server stops there (at most
 # four stop strings, the OpenAI limit).
