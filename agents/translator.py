@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from autogen_agentchat.messages import BaseChatMessage
 from autogen_core import CancellationToken
 
-from agents.language import detect_language
+from agents.language import HANGUL, detect_language
 from agents.messages import AnswerLanguage, LanguageResult, PatientTurn, latest
 from agents.redaction import redact
 from agents.stage import StageAgent
@@ -27,7 +27,6 @@ CONTEXT_TURNS = 2  # earlier patient turns added to a follow-up's retrieval quer
 CONTEXT_CHARS = 300  # of each of them
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
 NOTICES = {
     "empty": {
@@ -63,7 +62,7 @@ def matches_language(text: str, language: AnswerLanguage) -> bool:
     letters = [c for c in re.sub(r"\[\d+\]", "", text) if c.isalpha()]
     if not letters:
         return True
-    share = sum(bool(_HANGUL.match(c)) for c in letters) / len(letters)
+    share = sum(bool(HANGUL.match(c)) for c in letters) / len(letters)
     return share >= 0.5 if language == "ko" else share <= 0.05
 
 

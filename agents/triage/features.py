@@ -19,6 +19,7 @@ import numpy as np
 from agents.triage.context import FACTS
 from agents.triage.levels import RANK
 from agents.triage.rules import RuleResult, RuleSet
+from knowledge.documents import hangul_ratio
 
 EMBED_DIM = 384
 # The classifier reads about the first 256 tokens; the rules read the whole text. The engine's time is linear in
@@ -52,9 +53,7 @@ def clip_for_embedding(text: str) -> str:
     """The start of ``text`` the embedder reads (about 256 tokens), cut at a space; "(empty)" for blank text."""
     if not text.strip():
         return "(empty)"
-    letters = [c for c in text if not c.isspace()]
-    korean = sum("\uac00" <= c <= "\ud7a3" for c in letters) > 0.3 * len(letters)
-    limit = EMBED_MAX_CHARS_KO if korean else EMBED_MAX_CHARS_OTHER
+    limit = EMBED_MAX_CHARS_KO if hangul_ratio(text) > 0.3 else EMBED_MAX_CHARS_OTHER
     if len(text) <= limit:
         return text
     space = text.rfind(" ", limit - 40, limit)
