@@ -73,6 +73,7 @@ def test_written_register_negatives_fire_no_emergency(
         ("fever 없고 콧물만 나요", "fever"),  # English term, Korean negation
         ("두통이나 가슴 통증, 눈 침침한 건 없어요", "chest_pain"),  # negated list
         ("Chest pain: none. Cough for 3 days.", "chest_pain"),
+        ("Blisters on my ribs, nowhere near my eye", "eye_area"),
     ],
 )
 def test_negated_mentions_are_denied(rules: RuleSet, text: str, concept: str) -> None:
@@ -92,10 +93,30 @@ def test_negated_mentions_are_denied(rules: RuleSet, text: str, concept: str) ->
         ("두통이 있으나 구토는 없다", "headache"),  # a contrastive clause ends the negation's scope
         ("두통을 호소하나 구토는 없다", "headache"),
         ("No real chest pain, just a weird pressure between my shoulder blades", "jaw_arm_back_pain"),
+        ("The dizziness hasn't stopped and I have vomited twice", "vomiting"),
     ],
 )
 def test_pseudo_negations_stay_present(rules: RuleSet, text: str, concept: str) -> None:
     assert rules.lexicon.find(text).present(concept)
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("It stopped bleeding after pressing for five minutes", "seizure_prolonged"),  # not a seizure
+        ("넘어지면서 손을 짚었는데 손목이 부었어요", "preeclampsia_signs"),  # a wrist, not swollen hands
+        ("It is worse when she moves her head", "peritonism"),  # vertigo, not peritonism
+        ("머리를 움직이면 어지러워요", "exertional"),
+        ("옆구리에서 등까지 띠 모양으로 물집이 생겼어요", "radiating_arm_jaw"),
+        ("burning pain on the right side of her back", "one_sided_pelvic_pain"),
+        ("burning pain on the right side of her back", "burn"),
+        ("콘택트렌즈 처방전이 필요해요", "cancer"),
+        ("비흡연자이며 기저 질환은 없다", "cardiac_risk"),
+        ("a non-smoker with no medical history", "cardiac_risk"),
+    ],
+)
+def test_look_alike_words_are_not_findings(rules: RuleSet, text: str, concept: str) -> None:
+    assert concept not in rules.lexicon.find(text).mentions
 
 
 def test_past_events_do_not_fire_acute_rules(rules: RuleSet) -> None:

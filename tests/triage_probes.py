@@ -118,6 +118,20 @@ URGENT_FLOOR = [
     ("입술이 부었어요. 숨쉬는 건 괜찮아요", {}, "urgent"),
     ("new chest pain when I breathe in", {}, "urgent"),
     ("넘어진 뒤 발목이 많이 붓고 체중을 실을 수가 없어요", {}, "urgent"),
+    # same-day problems named by their signs rather than their diagnosis
+    ("My INR was 6.4 at the clinic this morning, I take warfarin", {}, "urgent"),
+    ("와파린 먹는데 INR 수치가 8이래요", {}, "urgent"),
+    ("there's a swollen throbbing lump next to my anus and it's getting bigger", {}, "urgent"),
+    ("항문 주위가 붓고 아파서 앉기가 힘들어요", {}, "urgent"),
+    ("the room has been spinning non-stop since last night and I keep being sick", {}, "urgent"),
+    ("아침부터 계속 빙빙 돌고 토했어요", {}, "urgent"),
+    ("pain from my flank to my groin comes in waves, I think it's a kidney stone", {}, "urgent"),
+    ("왼쪽 옆구리에서 사타구니로 뻗치는 통증이 있어요", {}, "urgent"),
+    ("미끄러지면서 손을 짚었는데 손목이 부었어요", {}, "urgent"),
+    ("the whites of his eyes are going yellow", {}, "urgent"),
+    ("페니실린 먹기 시작하고 온몸에 발진이 생겼어요", {}, "urgent"),
+    ("my leg is red, warm, swollen and it has spread over the last day", {}, "urgent"),
+    ("got bitten on the thumb yesterday by my friend's cat", {}, "urgent"),
 ]
 
 NO_RULE = [
@@ -129,6 +143,8 @@ NO_RULE = [
     ("열은 없고 목이 조금 아파요", {}, None),
     ("I had a heart attack 10 years ago, now I have a cold", {}, None),
     ("예전에 경련한 적이 있는데 지금은 감기 기운만 있어요", {}, None),
+    ("dizzy for a few seconds when I turn over in bed, no vomiting", {}, None),
+    ("I had a kidney stone years ago; today just a mild ache in my back after gardening", {}, None),
     ("죽고 싶을 정도로 목이 아파요ㅠㅠ 열은 없어요", {}, None),
     ("모기 물린 데가 가려워요", {}, None),
     ("발목을 삐었는데 걸을 수 있어요", {}, None),

@@ -40,14 +40,16 @@ KO_GAP = r"[^.!?\n]{{0,10}}?"
 # ---- English scope ---------------------------------------------------------------------------------------------
 EN_BOUNDARY = re.compile(r"[.;:!?\n]|\b(?:but|however|although|though|except|whereas|while)\b")
 EN_NEG_CUE = re.compile(
-    r"\b(?:no|not|nor|never|none|denies|denied|deny|denying|without|negative for|free of|absence of|absent|"
-    r"(?:do|does|did|have|has|had|is|are|was|were)(?:n't|nt| not))\b"
+    r"\b(?:no|not|nor|never|none|nowhere|denies|denied|deny|denying|without|negative for|free of|"
+    r"absence of|absent|(?:do|does|did|have|has|had|is|are|was|were)(?:n't|nt| not))\b"
 )
 # Phrases that look like negations but report a problem ("not getting better", "can't stop bleeding").
 EN_PSEUDO_NEG = re.compile(
     r"\b(?:not only|not sure|not certain|not able|unable|no longer|not improving|not getting better|no better|"
     r"not better|no improvement|no relief|not helping|not working|(?:do|does|did|will|wo|can|could)(?:n't|nt| not)"
-    r" (?:stop|go away|help|work|improve|settle|ease|get better))\b"
+    r" (?:stop|go away|help|work|improve|settle|ease|get better)|"
+    r"(?:has|have)(?:n't|nt| not) (?:stopped|gone away|settled|eased|improved|got better|helped)|"
+    r"(?:is|are)(?:n't|nt| not) (?:stopping|going away|settling|easing|improving|getting better))\b"
 )
 # Between the cue and the mention, these end the cue's scope ("no fever, now has crushing chest pain").
 EN_SCOPE_END = re.compile(
